@@ -1,0 +1,197 @@
+import type { CPU } from './cpu.js';
+import { MODE_LONG } from './cpu.js';
+import { Insn, I_END, I_INVALID } from './insn.js';
+import { decode } from './decoder.js';
+import { CpuFault, MachineStop } from './fault.js';
+import { deliverFault, deliverChecked, EV_INTR, EV_NMI, EV_HW } from './exceptions.js';
+import { CS, GP, IF, TF } from './regs.js';
+import { fmtAddr } from './ops/index.js';
+
+/**
+ * Decoded blocks and the run loop (DESIGN.md #3, #6). A block is a run of instructions in one
+ * physical page, ending at a control transfer, a mode change or the page end; it is cached by
+ * physical address and decoder mode. A write to a page holding blocks drops them. Time only
+ * advances by retired instructions; timers fire between blocks at exact counts.
+ */
+export const MAX_BLOCK = 64;
+
+export class Block {
+  constructor(readonly insns: Insn[], readonly pa: number, readonly mode: number) {}
+}
+
+export class CodeCache {
+  private readonly blocks = new Map<number, Block>();
+  private readonly byPage = new Map<number, number[]>();
+  constructor(private readonly cpu: CPU) {
+    cpu.bus.onCodeWrite = page => this.invalidatePage(page);
+  }
+  get(pa: number, mode: number): Block | undefined { return this.blocks.get(pa * 4 + mode); }
+  put(b: Block): void {
+    const key = b.pa * 4 + b.mode;
+    this.blocks.set(key, b);
+    const page = Math.floor(b.pa / 4096);
+    let l = this.byPage.get(page);
+    if (!l) {
+      this.byPage.set(page, (l = []));
+      this.cpu.bus.codePages.add(page);
+      this.cpu.protectCodePage(page);
+    }
+    l.push(key);
+  }
+  invalidatePage(page: number): void {
+    const l = this.byPage.get(page);
+    if (l) for (const k of l) this.blocks.delete(k);
+    this.byPage.delete(page);
+    this.cpu.bus.codePages.delete(page);
+    this.cpu.codeDirty = true;
+  }
+  clear(): void {
+    for (const p of this.byPage.keys()) this.cpu.bus.codePages.delete(p);
+    this.blocks.clear(); this.byPage.clear();
+  }
+  get size(): number { return this.blocks.size; }
+}
+
+/** Linear address of the current instruction. */
+export function ripLinear(cpu: CPU): number {
+  return cpu.mode === MODE_LONG ? cpu.rip : (cpu.segBase[CS] + cpu.rip) >>> 0;
+}
+
+/** Decode the block at the current RIP (not cached if an instruction crosses a page). */
+function buildBlock(cpu: CPU, cache: CodeCache): Block {
+  const lin0 = ripLinear(cpu);
+  const pa0 = cpu.fetchPhys(lin0);
+  const mode = cpu.decMode;
+  const long = cpu.mode === MODE_LONG;
+  const limit = cpu.segLimit[CS];
+  const insns: Insn[] = [];
+  let off = 0;
+  let cacheable = true;
+  while (insns.length < MAX_BLOCK) {
+    const lin = lin0 + off, rip = cpu.rip + off;
+    let d: Insn;
+    try {
+      d = decode(i => {
+        if (!long && rip + i > limit) throw new CpuFault(GP, 0);
+        return cpu.fetch8(lin + i);
+      }, mode);
+    } catch (e) {
+      if (insns.length === 0) throw e;   // the first instruction faults now; later ones fault when reached
+      break;
+    }
+    const crosses = ((lin & 0xfff) + d.len) > 4096;
+    if (crosses && insns.length > 0) break;
+    d.off = off;
+    insns.push(d);
+    off += d.len;
+    if (crosses) { cacheable = false; break; }
+    if (d.flags & (I_END | I_INVALID)) break;
+    if (((lin0 + off) & 0xfff) === 0) break;
+  }
+  const b = new Block(insns, pa0, mode);
+  if (cacheable) cache.put(b);
+  return b;
+}
+
+export class Executor {
+  readonly cache: CodeCache;
+  /** Instructions retired by `run` calls. */
+  constructor(readonly cpu: CPU) { this.cache = new CodeCache(cpu); }
+
+  /**
+   * Run until the clock reaches `until` (an instruction count), the CPU stops, or `shouldPause()`
+   * says so (checked between blocks). Never throws: internal errors become a MachineStop.
+   */
+  run(until: number, shouldPause?: () => boolean): void {
+    const cpu = this.cpu, clock = cpu.clock;
+    try {
+      while (!cpu.stop && clock.icount < until) {
+        if (clock.icount >= clock.nextDeadline()) clock.fireDue();
+        if (cpu.stop) break;
+        if (shouldPause && shouldPause()) break;
+        // pending events (SDM Vol. 3A, "Priority Among Simultaneous Exceptions and Interrupts")
+        if (!cpu.intShadow) {
+          if (cpu.nmiPending && !cpu.nmiBlocked) {
+            cpu.nmiPending = false; cpu.nmiBlocked = true; cpu.halted = false;
+            deliverChecked(cpu, 2, -1, EV_NMI, cpu.rip); cpu.rip = cpu.nip;
+          } else if ((cpu.eflags & IF) && cpu.intc && cpu.intc.hasIntr()) {
+            const v = cpu.intc.ackIntr();
+            cpu.halted = false;
+            deliverChecked(cpu, v, -1, EV_INTR, cpu.rip); cpu.rip = cpu.nip;
+            if (cpu.stop) break;
+          }
+        }
+        if (cpu.halted) {
+          if (!(cpu.eflags & IF) && !cpu.nmiPending) {
+            cpu.halt('halted', `the CPU halted with interrupts disabled at ${fmtAddr(cpu.rip)} (HLT with RFLAGS.IF = 0): nothing can wake it`);
+            break;
+          }
+          const next = Math.min(clock.nextDeadline(), until);
+          if (next === Infinity) { cpu.halt('idle', 'the CPU is halted and no timer is pending'); break; }
+          if (next > clock.icount) clock.icount = next;
+          continue;
+        }
+        let budget = Math.min(until, clock.nextDeadline()) - clock.icount;
+        if (budget < 1) budget = 1;
+        const hadShadow = cpu.intShadow;
+        const tf = (cpu.eflags & TF) !== 0;
+        if (hadShadow || tf) budget = 1;
+        this.step(budget);
+        if (hadShadow) cpu.intShadow = false;
+        if (tf && !cpu.stop) this.singleStepTrap();
+      }
+    } catch (e) {
+      if (e instanceof MachineStop) cpu.stop = e;
+      else cpu.halt('internal', `internal error in vmxray at ${fmtAddr(cpu.rip)}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    }
+  }
+
+  /** Execute up to `budget` instructions of one block. */
+  step(budget: number): void {
+    const cpu = this.cpu, clock = cpu.clock;
+    let b: Block | undefined;
+    try {
+      const lin = ripLinear(cpu);
+      const pa = cpu.fetchPhys(lin);
+      b = this.cache.get(pa, cpu.decMode);
+      if (b === undefined) b = buildBlock(cpu, this.cache);
+    } catch (e) {
+      if (e instanceof CpuFault) { this.fault(e); return; }
+      throw e;
+    }
+    const insns = b.insns;
+    const n = insns.length < budget ? insns.length : budget;
+    let i = 0;
+    cpu.codeDirty = false;
+    try {
+      for (; i < n; i++) {
+        const d = insns[i];
+        const next = cpu.rip + d.len;
+        cpu.nip = next;
+        d.fn(cpu, d);
+        cpu.rip = cpu.nip;
+        if (cpu.nip !== next || cpu.codeDirty) { i++; break; }
+      }
+    } catch (e) {
+      clock.icount += i;
+      if (e instanceof CpuFault) { this.fault(e); return; }
+      throw e;
+    }
+    clock.icount += i;
+  }
+
+  private fault(e: CpuFault): void {
+    const cpu = this.cpu;
+    if (e.vector < 0 || cpu.stop) return; // a clean stop was requested by the instruction
+    deliverFault(cpu, e);
+    cpu.rip = cpu.nip;
+  }
+
+  private singleStepTrap(): void {
+    const cpu = this.cpu;
+    cpu.dr[6] = (cpu.dr[6] | 0x4000) >>> 0; // DR6.BS
+    deliverChecked(cpu, 1, -1, EV_HW, cpu.rip);
+    cpu.rip = cpu.nip;
+  }
+}
+export { EV_HW };

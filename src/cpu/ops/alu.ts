@@ -1,0 +1,143 @@
+import type { CPU } from '../cpu.js';
+import type { Insn } from '../insn.js';
+import { LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC, getCF } from '../flags.js';
+import { readE, readG, writeG, memLin, readLa, writeLa, imm, maskTo } from './operands.js';
+
+/**
+ * ADD OR ADC SBB AND SUB XOR CMP, TEST, INC, DEC, NEG, NOT (SDM Vol. 2 instruction pages).
+ * `compute` returns the result (high half in cpu.vhi for size 8) and records lazy flags.
+ */
+export const ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7;
+
+export function compute(cpu: CPU, op: number, size: number, a: number, ah: number, b: number, bh: number): number {
+  const f = cpu.lf;
+  let cin = 0;
+  if (op === ADC || op === SBB) cin = getCF(f) ? 1 : 0;
+  let r: number, rh = 0;
+  if (size === 8) {
+    switch (op) {
+      case ADD: case ADC: {
+        const lo = (a >>> 0) + (b >>> 0) + cin;
+        r = lo | 0; rh = (ah + bh + (lo > 0xffffffff ? 1 : 0)) | 0; break;
+      }
+      case SUB: case SBB: case CMP: {
+        const lo = (a >>> 0) - (b >>> 0) - cin;
+        r = lo | 0; rh = (ah - bh - (lo < 0 ? 1 : 0)) | 0; break;
+      }
+      case AND: r = a & b; rh = ah & bh; break;
+      case OR: r = a | b; rh = ah | bh; break;
+      default: r = a ^ b; rh = ah ^ bh; break;
+    }
+  } else {
+    a = maskTo(size, a); b = maskTo(size, b);
+    switch (op) {
+      case ADD: case ADC: r = maskTo(size, a + b + cin); break;
+      case SUB: case SBB: case CMP: r = maskTo(size, a - b - cin); break;
+      case AND: r = a & b; break;
+      case OR: r = a | b; break;
+      default: r = a ^ b; break;
+    }
+  }
+  f.op = op === ADD ? LF_ADD : op === ADC ? LF_ADC : op === SUB || op === CMP ? LF_SUB : op === SBB ? LF_SBB : LF_LOGIC;
+  f.size = size; f.a = a; f.aHi = ah; f.b = b; f.bHi = bh; f.res = r; f.resHi = rh; f.cin = cin;
+  cpu.vhi = rh;
+  return r;
+}
+
+/** E op= G */
+function alu_eg(cpu: CPU, d: Insn): void {
+  const s = d.osize;
+  const b = readG(cpu, d, s), bh = cpu.vhi;
+  if (d.rm >= 0) {
+    const a = cpu.getReg(d.rm, s), ah = cpu.vhi;
+    const r = compute(cpu, d.op, s, a, ah, b, bh);
+    if (d.op !== CMP) cpu.setReg(d.rm, s, r, cpu.vhi);
+  } else {
+    const la = memLin(cpu, d, s, d.op !== CMP);
+    const a = readLa(cpu, la, s), ah = cpu.vhi;
+    const r = compute(cpu, d.op, s, a, ah, b, bh);
+    if (d.op !== CMP) writeLa(cpu, la, s, r, cpu.vhi);
+  }
+}
+/** G op= E */
+function alu_ge(cpu: CPU, d: Insn): void {
+  const s = d.osize;
+  const b = readE(cpu, d, s), bh = cpu.vhi;
+  const a = readG(cpu, d, s), ah = cpu.vhi;
+  const r = compute(cpu, d.op, s, a, ah, b, bh);
+  if (d.op !== CMP) writeG(cpu, d, s, r, cpu.vhi);
+}
+/** E op= imm */
+function alu_ei(cpu: CPU, d: Insn): void {
+  const s = d.osize;
+  const b = imm(d, s), bh = d.immHi;
+  if (d.rm >= 0) {
+    const a = cpu.getReg(d.rm, s), ah = cpu.vhi;
+    const r = compute(cpu, d.op, s, a, ah, b, bh);
+    if (d.op !== CMP) cpu.setReg(d.rm, s, r, cpu.vhi);
+  } else {
+    const la = memLin(cpu, d, s, d.op !== CMP);
+    const a = readLa(cpu, la, s), ah = cpu.vhi;
+    const r = compute(cpu, d.op, s, a, ah, b, bh);
+    if (d.op !== CMP) writeLa(cpu, la, s, r, cpu.vhi);
+  }
+}
+/** AL/AX/EAX/RAX op= imm */
+function alu_ai(cpu: CPU, d: Insn): void {
+  const s = d.osize;
+  const a = cpu.getReg(0, s), ah = cpu.vhi;
+  const r = compute(cpu, d.op, s, a, ah, imm(d, s), d.immHi);
+  if (d.op !== CMP) cpu.setReg(0, s, r, cpu.vhi);
+}
+
+function test_eg(cpu: CPU, d: Insn): void {
+  const s = d.osize;
+  const b = readG(cpu, d, s), bh = cpu.vhi;
+  const a = readE(cpu, d, s);
+  compute(cpu, AND, s, a, cpu.vhi, b, bh);
+}
+function test_ei(cpu: CPU, d: Insn): void {
+  const s = d.osize;
+  const a = readE(cpu, d, s);
+  compute(cpu, AND, s, a, cpu.vhi, imm(d, s), d.immHi);
+}
+function test_ai(cpu: CPU, d: Insn): void {
+  const s = d.osize;
+  const a = cpu.getReg(0, s);
+  compute(cpu, AND, s, a, cpu.vhi, imm(d, s), d.immHi);
+}
+
+/** INC/DEC keep CF (SDM: "The CF flag is not affected"). */
+function incdec(cpu: CPU, s: number, a: number, ah: number, dec: boolean): number {
+  const f = cpu.lf;
+  const cf = getCF(f) ? 1 : 0;
+  let r: number, rh = 0;
+  if (s === 8) {
+    if (dec) { r = (a - 1) | 0; rh = a === 0 ? (ah - 1) | 0 : ah; }
+    else { r = (a + 1) | 0; rh = r === 0 ? (ah + 1) | 0 : ah; }
+  } else { a = maskTo(s, a); r = maskTo(s, dec ? a - 1 : a + 1); }
+  f.op = dec ? LF_DEC : LF_INC; f.size = s; f.a = a; f.aHi = ah; f.b = 1; f.bHi = 0; f.res = r; f.resHi = rh; f.cin = cf;
+  cpu.vhi = rh;
+  return r;
+}
+function rmw(cpu: CPU, d: Insn, fn: (s: number, a: number, ah: number) => number): void {
+  const s = d.osize;
+  if (d.rm >= 0) {
+    const a = cpu.getReg(d.rm, s);
+    const r = fn(s, a, cpu.vhi);
+    cpu.setReg(d.rm, s, r, cpu.vhi);
+  } else {
+    const la = memLin(cpu, d, s, true);
+    const a = readLa(cpu, la, s);
+    const r = fn(s, a, cpu.vhi);
+    writeLa(cpu, la, s, r, cpu.vhi);
+  }
+}
+function inc(cpu: CPU, d: Insn): void { rmw(cpu, d, (s, a, ah) => incdec(cpu, s, a, ah, false)); }
+function dec(cpu: CPU, d: Insn): void { rmw(cpu, d, (s, a, ah) => incdec(cpu, s, a, ah, true)); }
+function inc_z(cpu: CPU, d: Insn): void { const s = d.osize; cpu.setReg(d.reg, s, incdec(cpu, s, cpu.getReg(d.reg, s), 0, false), 0); }
+function dec_z(cpu: CPU, d: Insn): void { const s = d.osize; cpu.setReg(d.reg, s, incdec(cpu, s, cpu.getReg(d.reg, s), 0, true), 0); }
+function neg(cpu: CPU, d: Insn): void { rmw(cpu, d, (s, a, ah) => compute(cpu, SUB, s, 0, 0, a, ah)); }
+function not(cpu: CPU, d: Insn): void { rmw(cpu, d, (s, a, ah) => { cpu.vhi = ~ah; return maskTo(s, ~a); }); }
+
+export const aluHandlers = { alu_eg, alu_ge, alu_ei, alu_ai, test_eg, test_ei, test_ai, inc, dec, inc_z, dec_z, neg, not };

@@ -1,0 +1,96 @@
+import { Ram } from '../memory/ram.js';
+import { PhysBus } from '../memory/physbus.js';
+import { PortBus } from '../memory/ports.js';
+import { VirtualClock } from '../machine/clock.js';
+import { CPU } from './cpu.js';
+import { decode } from './decoder.js';
+import { CpuFault } from './fault.js';
+import { CS, SS, DS, ES, FS, GS, CR0_PE, CR0_PG, CR0_WP, CR0_NE, CR0_MP, CR4_PAE, CR4_OSFXSR, CR4_OSXMMEXCPT, EFER_LME, EFER_LMA, EFER_NXE, EFER_SCE } from './regs.js';
+import { CODE_ADDR, DATA_ADDR, DATA_SIZE, type SnippetState, type SnippetResult } from './snippet-types.js';
+
+/**
+ * Run one instruction from a given state in 64-bit user mode (CPL 3), as the native harness of
+ * the differential tests does (test/diff). Page tables identity-map the code and data windows
+ * with user, writable pages; nothing else is mapped. A fault is reported as its vector, with the
+ * state at the fault (RIP = the instruction).
+ */
+const PT_BASE = 0x100000;
+
+let shared: { cpu: CPU; bus: PhysBus } | null = null;
+
+function machine(): { cpu: CPU; bus: PhysBus } {
+  if (shared) return shared;
+  const ram = new Ram(CODE_ADDR + 0x200000);
+  const bus = new PhysBus(ram);
+  const cpu = new CPU(bus, new PortBus(), new VirtualClock());
+  // 4-level paging: PML4[0] → PDPT; PDPT[0] → PD for 0..1 GiB; 2 MiB pages for both windows (U=1, W=1)
+  const pml4 = PT_BASE, pdpt = PT_BASE + 0x1000, pd = PT_BASE + 0x2000;
+  bus.write32(pml4, pdpt | 7);
+  bus.write32(pdpt, pd | 7);
+  for (const a of [DATA_ADDR, CODE_ADDR]) {
+    const i = Math.floor(a / 0x200000);
+    bus.write32(pd + i * 8, a | 0x87 | 0x60);
+  }
+  shared = { cpu, bus };
+  return shared;
+}
+
+function setup(cpu: CPU): void {
+  cpu.reset();
+  cpu.cr0 = CR0_PE | CR0_PG | CR0_WP | CR0_NE | CR0_MP | 0x10;
+  cpu.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+  cpu.cr3 = PT_BASE;
+  cpu.efer = EFER_LME | EFER_LMA | EFER_NXE | EFER_SCE;
+  // flat 64-bit user code (0x33) and user data (0x2b), as Linux uses
+  cpu.segSel[CS] = 0x33; cpu.segBase[CS] = 0; cpu.segLimit[CS] = 0xffffffff; cpu.segAr[CS] = 0xa0fb;
+  for (const s of [SS, DS, ES]) { cpu.segSel[s] = 0x2b; cpu.segBase[s] = 0; cpu.segLimit[s] = 0xffffffff; cpu.segAr[s] = 0xc0f3; }
+  for (const s of [FS, GS]) { cpu.segSel[s] = 0; cpu.segBase[s] = 0; cpu.segLimit[s] = 0xffffffff; cpu.segAr[s] = 0x10000; }
+  cpu.updateMode();
+  cpu.flushTlb();
+}
+
+const big = (lo: number, hi: number) => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+
+export function runSnippet(code: Uint8Array, state: SnippetState): SnippetResult {
+  const { cpu, bus } = machine();
+  setup(cpu);
+  bus.ram.fill(CODE_ADDR, 4096, 0xcc);
+  bus.ram.writeBytes(CODE_ADDR, code);
+  bus.ram.writeBytes(DATA_ADDR, state.mem.subarray(0, DATA_SIZE));
+  for (let r = 0; r < 16; r++) {
+    const v = BigInt.asUintN(64, state.gpr[r]);
+    cpu.lo[r] = Number(v & 0xffffffffn) | 0;
+    cpu.hi[r] = Number(v >> 32n) | 0;
+  }
+  for (let r = 0; r < 16; r++) {
+    const [lo, hi] = state.xmm[r] ?? [0n, 0n];
+    for (const [k, v] of [[0, lo], [2, hi]] as const) {
+      cpu.xmm[r * 4 + k] = Number(BigInt.asUintN(64, v) & 0xffffffffn) | 0;
+      cpu.xmm[r * 4 + k + 1] = Number(BigInt.asUintN(64, v) >> 32n) | 0;
+    }
+  }
+  cpu.mxcsr = state.mxcsr;
+  cpu.setFlags(Number(state.rflags & 0xffffffffn));
+  const ripN = Number(BigInt.asIntN(64, state.rip));
+  cpu.rip = ripN;
+  let exception: number | undefined;
+  try {
+    const d = decode(i => cpu.fetch8(ripN + i), cpu.decMode);
+    cpu.nip = ripN + d.len;
+    d.fn(cpu, d);
+    cpu.rip = cpu.nip;
+  } catch (e) {
+    if (!(e instanceof CpuFault)) throw e;
+    exception = e.vector;
+    cpu.rip = ripN;
+  }
+  if (cpu.stop) throw new Error(cpu.stop.message);
+  const gpr: bigint[] = [];
+  for (let r = 0; r < 16; r++) gpr.push(big(cpu.lo[r], cpu.hi[r]));
+  const xmm: [bigint, bigint][] = [];
+  for (let r = 0; r < 16; r++) xmm.push([big(cpu.xmm[r * 4], cpu.xmm[r * 4 + 1]), big(cpu.xmm[r * 4 + 2], cpu.xmm[r * 4 + 3])]);
+  return {
+    gpr, rip: BigInt.asUintN(64, BigInt(cpu.rip)), rflags: BigInt(cpu.getFlags() >>> 0), xmm, mxcsr: cpu.mxcsr,
+    mem: bus.ram.readBytes(DATA_ADDR, DATA_SIZE), exception,
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * A software TLB set (DESIGN.md #4): direct-mapped, one per access kind (read, write, fetch) and
+ * privilege (supervisor, user), so that a hit needs no permission check. An entry maps a linear
+ * page to a DataView over the RAM chunk holding it. Only RAM pages enter; MMIO always takes the
+ * slow path. Write entries are only made for pages whose dirty bit is already set and that hold
+ * no decoded code.
+ */
+export const TLB_BITS = 10;
+export const TLB_SIZE = 1 << TLB_BITS;
+export const TLB_MASK = TLB_SIZE - 1;
+const EMPTY_VIEW = new DataView(new ArrayBuffer(8));
+/** A tag no page-aligned linear address can equal. */
+const NO_TAG = 0.5;
+
+export class TlbSet {
+  /** Page-aligned linear address held by each slot (as a Number; 64-bit addresses are signed). */
+  readonly tag = new Float64Array(TLB_SIZE).fill(NO_TAG);
+  /** View over the RAM chunk, and the page's byte offset inside the chunk. */
+  readonly view: DataView[] = new Array(TLB_SIZE).fill(EMPTY_VIEW);
+  readonly off = new Int32Array(TLB_SIZE);
+  /** Physical page number (pa / 4096), for invalidation by physical page. */
+  readonly ppage = new Float64Array(TLB_SIZE);
+  /** 1 for entries of global pages (survive a CR3 write). */
+  readonly global = new Uint8Array(TLB_SIZE);
+  count = 0;
+
+  flush(keepGlobal = false): void {
+    if (this.count === 0) return;
+    if (!keepGlobal) { this.tag.fill(NO_TAG); this.global.fill(0); this.count = 0; return; }
+    for (let i = 0; i < TLB_SIZE; i++) if (!this.global[i]) this.tag[i] = NO_TAG;
+  }
+  flushPage(la: number): void {
+    const i = (la >>> 12) & TLB_MASK;
+    if (this.tag[i] === la - (la & 0xfff)) this.tag[i] = NO_TAG;
+  }
+  flushPhysPage(ppage: number): void {
+    if (this.count === 0) return;
+    for (let i = 0; i < TLB_SIZE; i++) if (this.ppage[i] === ppage) this.tag[i] = NO_TAG;
+  }
+  fill(laPage: number, view: DataView, off: number, ppage: number, global: boolean): void {
+    const i = (laPage >>> 12) & TLB_MASK;
+    this.tag[i] = laPage;
+    this.view[i] = view;
+    this.off[i] = off;
+    this.ppage[i] = ppage;
+    this.global[i] = global ? 1 : 0;
+    this.count++;
+  }
+}
+
+/** The six sets of one address-space context: index kind*2 + user. */
+export class Tlb {
+  readonly sets: TlbSet[] = [0, 1, 2, 3, 4, 5].map(() => new TlbSet());
+  flush(keepGlobal = false): void { for (const s of this.sets) s.flush(keepGlobal); }
+  flushPage(la: number): void { for (const s of this.sets) s.flushPage(la); }
+  flushPhysPage(ppage: number): void { for (const s of this.sets) s.flushPhysPage(ppage); }
+}
+export const K_READ = 0, K_WRITE = 1, K_EXEC = 2;
