@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { runCommand } from './run.js';
+
+/** The vmxray command line (the composition root). */
+const argv = hideBin(process.argv);
+const cli = yargs(argv)
+  .scriptName('vmxray')
+  .parserConfiguration({ 'short-option-groups': false, 'camel-case-expansion': true })
+  .command('run', 'boot a multiboot kernel on the emulated PC (no arguments: the built-in demo)', y => y
+    .option('kernel', { type: 'string', describe: 'multiboot (v1 or v2) kernel: ELF32, ELF64 or a.out-kludge image' })
+    .option('initrd', { type: 'string', array: true, describe: 'module file(s), comma-separated as in QEMU' })
+    .option('module', { type: 'string', array: true, describe: 'a module with its command line: "file args…" (repeatable)' })
+    .option('append', { type: 'string', describe: 'kernel command line' })
+    .option('m', { type: 'string', describe: 'RAM size (64, 64M, 1G; default 32M)' })
+    .option('drive', { type: 'string', array: true, describe: 'file=PATH,if=ide,index=N[,format=raw|qcow2][,write=on]' })
+    .option('disk-write', { type: 'boolean', default: false, describe: 'write guest disk writes into the image files (default: a copy-on-write overlay in memory)' })
+    .option('serial', { type: 'string', default: 'none', describe: 'COM1: stdio, file:PATH, tcp:HOST:PORT, none' })
+    .option('debugcon', { type: 'string', default: 'stdio', describe: 'port 0xE9 console: stdio, file:PATH, tcp:HOST:PORT, none' })
+    .option('display', { type: 'string', choices: ['vga', 'none'], describe: 'print the VGA text screen when the run ends (default: vga for the demo)' })
+    .option('max-instructions', { type: 'number', describe: 'stop after this many instructions' })
+    .option('timeout', { type: 'number', describe: 'stop after this many seconds of host time' })
+    .option('ips', { type: 'number', describe: 'instructions per virtual second (default 50000000)' })
+    .option('start-date', { type: 'string', describe: 'the date the RTC starts at (default 2026-01-01T00:00:00Z)' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'no summary line' })
+    .example('vmxray run', 'boot the demo kernel')
+    .example('vmxray run -kernel examples/minikernel/minikernel.elf -drive file=examples/minikernel/disk.img,if=ide,index=0', 'the minikernel with its disk (writes stay in memory)')
+    .example('vmxray run -kernel kernel.x -initrd kernel.dbg -drive file=SWEB-flat.vmdk,if=ide,index=0,format=raw -m 8', 'SWEB'),
+  async a => { process.exitCode = await runCommand(a as never); })
+  .demandCommand(1, 'name a command: run')
+  .strict()
+  .help();
+await cli.parseAsync();

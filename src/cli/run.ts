@@ -1,0 +1,113 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Machine, type RunResult } from '../machine/index.js';
+import { BootError, type BootModule } from '../boot/index.js';
+import { openDisk, DiskError, type BlockDevice } from '../disk/index.js';
+import { parseDrive, parseMemory, UsageError } from './drive.js';
+import { openSink, type Sink } from './console.js';
+
+/** `vmxray run`: boot a multiboot kernel on the emulated PC. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const DEMO_KERNEL = resolve(ROOT, 'examples/demo/demo.elf');
+
+export interface RunArgs {
+  kernel?: string; initrd?: string[]; module?: string[]; append?: string; m?: string | number;
+  drive?: string[]; diskWrite?: boolean; serial?: string; debugcon?: string; display?: string;
+  maxInstructions?: number; timeout?: number; ips?: number; startDate?: string; quiet?: boolean;
+}
+
+function readFile(path: string, what: string): Uint8Array {
+  if (!existsSync(path)) throw new UsageError(`${what} ${path}: no such file`);
+  return readFileSync(path);
+}
+
+/** Build the machine from arguments; returns it with its console sinks. */
+export function composeMachine(a: RunArgs): { machine: Machine; sinks: Sink[]; disks: BlockDevice[]; kernelPath: string } {
+  const kernelPath = a.kernel ?? DEMO_KERNEL;
+  const disks: (BlockDevice | null)[] = [null, null, null, null];
+  let next = 0;
+  for (const spec of a.drive ?? []) {
+    const d = parseDrive(spec, next);
+    if (disks[d.index]) throw new UsageError(`-drive ${spec}: index ${d.index} is already used`);
+    disks[d.index] = openDisk(d.file, { format: d.format, write: d.write || !!a.diskWrite });
+    while (next < 4 && disks[next]) next++;
+  }
+  const debugSink = openSink(a.debugcon ?? 'stdio', '-debugcon');
+  const serialSink = openSink(a.serial ?? 'none', '-serial');
+  const machine = new Machine({
+    memory: a.m !== undefined ? parseMemory(a.m) : 32 * 1024 * 1024,
+    ips: a.ips,
+    startDate: a.startDate ? parseDate(a.startDate) : undefined,
+    onDebugOutput: b => debugSink.write(b),
+    onSerialOutput: b => serialSink.write(b),
+    disks,
+    onDiskError: msg => process.stderr.write(`vmxray: disk error: ${msg}\n`),
+  });
+  const modules: BootModule[] = [];
+  for (const spec of [...(a.initrd ?? []).flatMap(s => s.split(',')), ...(a.module ?? [])]) {
+    const [file, ...args] = spec.split(' ');
+    modules.push({ data: readFile(file, 'module'), cmdline: [file, ...args].join(' '), name: basename(file) });
+  }
+  machine.boot(readFile(kernelPath, '-kernel'), { cmdline: a.append ?? basename(kernelPath), modules });
+  serialSink.input?.(data => machine.com1.receive?.([...data]));
+  return { machine, sinks: [debugSink, serialSink], disks: disks.filter((d): d is BlockDevice => !!d), kernelPath };
+}
+
+function parseDate(s: string): number {
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) throw new UsageError(`--start-date ${s}: not a date (try 2026-01-01T12:00:00Z)`);
+  return t;
+}
+
+/** Terminal keyboard: bytes typed go to the PS/2 keyboard; Ctrl-A x quits (as QEMU). */
+function attachKeyboard(machine: Machine, quit: () => void): () => void {
+  const stdin = process.stdin;
+  if (!stdin.readable) return () => {};
+  const tty = stdin.isTTY;
+  if (tty) stdin.setRawMode(true);
+  let ctrlA = false;
+  const onData = (data: Buffer) => {
+    let text = '';
+    for (const b of data) {
+      if (tty && ctrlA) { ctrlA = false; if (b === 0x78 /* x */) { quit(); return; } if (b === 0x01) text += '\x01'; continue; }
+      if (tty && b === 0x01) { ctrlA = true; continue; }
+      if (tty && b === 0x03) { quit(); return; }
+      text += String.fromCharCode(b === 0x7f ? 8 : b === 0x0d ? 10 : b);
+    }
+    if (text) machine.kbc.typeText(text);
+  };
+  stdin.on('data', onData);
+  stdin.resume();
+  return () => { stdin.off('data', onData); if (tty) stdin.setRawMode(false); stdin.pause(); };
+}
+
+export async function runCommand(a: RunArgs): Promise<number> {
+  let composed;
+  try { composed = composeMachine(a); }
+  catch (e) {
+    if (e instanceof UsageError || e instanceof BootError || e instanceof DiskError) { process.stderr.write(`vmxray: ${e.message}\n`); return 2; }
+    throw e;
+  }
+  const { machine, sinks, kernelPath } = composed;
+  let quitting = false;
+  const detach = attachKeyboard(machine, () => { quitting = true; });
+  const t0 = Date.now();
+  let r: RunResult;
+  try {
+    r = await machine.run({
+      maxInstructions: a.maxInstructions, timeoutMs: a.timeout ? a.timeout * 1000 : undefined,
+      onSlice: () => { if (quitting) machine.cpu.halt('paused', 'quit from the terminal (Ctrl-A x)'); },
+    });
+  } finally { detach(); for (const s of sinks) s.close(); }
+  const secs = (Date.now() - t0) / 1000;
+  const show = a.display ?? (a.kernel ? 'none' : 'vga');
+  if (show === 'vga') process.stdout.write('\n' + machine.vga.renderAnsi() + '\n');
+  if (!a.quiet) {
+    const mips = r.instructions / Math.max(secs, 1e-3) / 1e6;
+    process.stderr.write(`\nvmxray: ${basename(kernelPath)}: ${r.message} — ${r.instructions.toLocaleString('en')} instructions in ${secs.toFixed(2)} s (${mips.toFixed(1)} MIPS)\n`);
+  }
+  if (r.reason === 'exit') return (r.exitCode ?? 1) & 0xff;
+  if (r.reason === 'max-instructions' || r.reason === 'paused' || r.reason === 'timeout') return 0;
+  return r.reason === 'triple-fault' ? 0x80 : 1;
+}

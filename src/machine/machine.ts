@@ -1,0 +1,140 @@
+import { Ram, PhysBus, PortBus } from '../memory/index.js';
+import { VirtualClock } from './clock.js';
+import { CPU } from '../cpu/cpu.js';
+import { Executor } from '../cpu/exec.js';
+import { loadKernel, type BootOptions, type EntryState } from '../boot/index.js';
+import { applyEntryState } from './entry.js';
+import { Pic8259Pair } from '../devices/pic8259.js';
+import { Pit8254 } from '../devices/pit8254.js';
+import { Cmos } from '../devices/cmos.js';
+import { I8042 } from '../devices/i8042.js';
+import { VgaText } from '../devices/vga.js';
+import { Uart16550, COM1 } from '../devices/uart16550.js';
+import { AtaController } from '../devices/ata.js';
+import type { BlockDevice } from '../disk/index.js';
+import { PostPort, DebugConsolePort, DebugExitPort, SystemControlPortA } from '../devices/simple-ports.js';
+
+/**
+ * The PC: RAM, buses, virtual clock, one CPU, and the legacy devices SWEB and our examples use.
+ * The composition root for devices; the CLI composes a Machine with disks and consoles.
+ */
+export interface MachineConfig {
+  /** RAM in bytes (default 32 MiB). */
+  memory?: number;
+  /** Instructions per virtual second (default 50 M). */
+  ips?: number;
+  /** The start date the RTC shows, ms since the epoch (an input of the run; default 2026-01-01). */
+  startDate?: number;
+  /** Port 0xE9 output. */
+  onDebugOutput?: (byte: number) => void;
+  /** COM1 output. */
+  onSerialOutput?: (byte: number) => void;
+  /** IDE disks by index: 0 primary master, 1 primary slave, 2 secondary master, 3 secondary slave. */
+  disks?: (BlockDevice | null | undefined)[];
+  /** A disk I/O error the guest sees as an ATA error (message for the console). */
+  onDiskError?: (message: string) => void;
+}
+
+export type StopReason = 'exit' | 'triple-fault' | 'halted' | 'idle' | 'unsupported' | 'internal' | 'max-instructions' | 'timeout' | 'reset' | 'paused';
+
+export interface RunResult {
+  reason: StopReason;
+  message: string;
+  /** For 'exit': the isa-debug-exit code ((value << 1) | 1). */
+  exitCode?: number;
+  instructions: number;
+}
+
+export class Machine {
+  readonly ram: Ram;
+  readonly bus: PhysBus;
+  readonly io = new PortBus();
+  readonly clock: VirtualClock;
+  readonly cpu: CPU;
+  readonly exec: Executor;
+  readonly pic = new Pic8259Pair();
+  readonly pit: Pit8254;
+  readonly cmos: Cmos;
+  readonly kbc: I8042;
+  readonly vga: VgaText;
+  readonly com1: Uart16550;
+  readonly post = new PostPort();
+  readonly debugcon: DebugConsolePort;
+  readonly debugExit: DebugExitPort;
+  readonly sysctl: SystemControlPortA;
+  readonly ide: AtaController;
+  /** Everything written to port 0xE9 so far (tests read it). */
+  debugLog = '';
+  exitCode: number | undefined;
+  entry: EntryState | null = null;
+
+  constructor(cfg: MachineConfig = {}) {
+    this.ram = new Ram(cfg.memory ?? 32 * 1024 * 1024);
+    this.bus = new PhysBus(this.ram);
+    this.clock = new VirtualClock(cfg.ips ?? 50_000_000, cfg.startDate ?? Date.UTC(2026, 0, 1));
+    this.cpu = new CPU(this.bus, this.io, this.clock);
+    this.exec = new Executor(this.cpu);
+    const irq = (line: number, level: boolean) => this.pic.setIrq(line, level);
+    this.cpu.intc = this.pic;
+    this.pit = new Pit8254({ clock: this.clock, irq });
+    this.cmos = new Cmos({ clock: this.clock, irq, memory: { below4G: this.ram.size } });
+    this.kbc = new I8042({ irq, onReset: () => this.requestReset('keyboard controller reset (0xFE)') });
+    this.vga = new VgaText({ readBytes: (pa, len) => this.bus.readBytes(pa, len), clock: this.clock });
+    this.com1 = new Uart16550({ ...COM1, irq, clock: this.clock, onTx: cfg.onSerialOutput });
+    const dbg = cfg.onDebugOutput;
+    this.debugcon = new DebugConsolePort(b => { this.debugLog += String.fromCharCode(b); dbg?.(b); });
+    this.debugExit = new DebugExitPort({ onExit: code => { this.exitCode = code; this.cpu.halt('exit', `the guest wrote to isa-debug-exit: exit code ${code}`); } });
+    this.sysctl = new SystemControlPortA({ onReset: () => this.requestReset('fast reset through port 0x92') });
+    const dk = cfg.disks ?? [];
+    this.ide = new AtaController({
+      irqLine: irq, onDiskError: cfg.onDiskError,
+      primary: { master: dk[0] ?? null, slave: dk[1] ?? null }, secondary: { master: dk[2] ?? null, slave: dk[3] ?? null },
+    });
+    for (const d of [this.ide, this.pic, this.pit, this.cmos, this.kbc, this.vga, this.com1, this.post, this.debugcon, this.debugExit, this.sysctl]) d.register(this.io);
+  }
+
+  private requestReset(why: string): void { this.cpu.halt('reset', `the guest asked for a reset: ${why}`); }
+
+  /** Load a multiboot kernel and put the CPU in the multiboot entry state. */
+  boot(image: Uint8Array, opts: BootOptions = {}): EntryState {
+    const e = loadKernel(this.bus, image, opts);
+    applyEntryState(this.cpu, this.bus, e);
+    this.entry = e;
+    return e;
+  }
+
+  /** Run synchronously for at most `maxInstructions` more instructions. */
+  runFor(maxInstructions: number): RunResult {
+    const start = this.clock.icount;
+    this.exec.run(start + maxInstructions);
+    return this.result(start, maxInstructions);
+  }
+
+  /**
+   * Run until the guest stops, `maxInstructions` have retired, or `timeoutMs` of host time
+   * passed; yields to the event loop between slices so input and the debugger are served.
+   */
+  async run(opts: { maxInstructions?: number; timeoutMs?: number; slice?: number; onSlice?: () => void } = {}): Promise<RunResult> {
+    const start = this.clock.icount;
+    const max = opts.maxInstructions ?? Infinity;
+    const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Infinity;
+    const slice = opts.slice ?? 2_000_000;
+    while (!this.cpu.stop) {
+      const until = Math.min(start + max, this.clock.icount + slice);
+      this.exec.run(until);
+      opts.onSlice?.();
+      if (this.cpu.stop) break;
+      if (this.clock.icount - start >= max) break;
+      if (Date.now() > deadline) return { reason: 'timeout', message: `host timeout after ${opts.timeoutMs} ms`, instructions: this.clock.icount - start };
+      await new Promise(r => setImmediate(r));
+    }
+    return this.result(start, max);
+  }
+
+  private result(start: number, max: number): RunResult {
+    const n = this.clock.icount - start;
+    const s = this.cpu.stop;
+    if (!s) return { reason: n >= max ? 'max-instructions' : 'paused', message: `stopped after ${n} instructions`, instructions: n };
+    return { reason: s.reason as StopReason, message: s.message, exitCode: this.exitCode, instructions: n };
+  }
+}
