@@ -189,7 +189,10 @@ export class CPU {
   /** Effective address of a segment:offset for an access of `size` bytes; applies limit/canonical checks. */
   linear(seg: number, off: number, size: number, write: boolean): number {
     if (this.mode === MODE_LONG) {
-      return seg >= FS ? this.canonicalAdd(this.segBase[seg], off, seg) : off;
+      if (seg >= FS) return this.canonicalAdd(this.segBase[seg], off, seg);
+      // a non-canonical stack reference is #SS(0), not #GP(0) (SDM Vol. 3A, "Interrupt 12—Stack Fault")
+      if (seg === SS && (off >= 140737488355328 || off < -140737488355328)) throw new CpuFault(SS_, 0);
+      return off;
     }
     return this.legacyLinear(seg, off, size, write);
   }

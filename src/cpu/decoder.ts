@@ -40,8 +40,15 @@ interface Cand {
   sizes: number[];       // size codes of non-immediate operands in order
   byteRm: boolean; byteReg: boolean;
   lock: boolean; end: boolean; op: number;
+  /** ModRM.reg (with REX.R) values that encode a register this operand can name (C, D, S operands), or null. */
+  regOk: ((reg: number) => boolean) | null;
   spec: number;
 }
+/** CR0, CR2, CR3, CR4, CR8 exist; other control registers are #UD (SDM MOV—Move to/from Control Registers). */
+const CR_OK = (r: number) => r === 0 || r === 2 || r === 3 || r === 4 || r === 8;
+const DR_OK = (r: number) => r < 8;
+const SEG_OK = (r: number) => (r & 7) < 6;
+const SEG_DEST_OK = (r: number) => (r & 7) < 6 && (r & 7) !== 1; // MOV CS, r/m is #UD
 
 const MAPS = new Map<number, Cand[]>(); // key: map << 8 | opcode
 
@@ -97,12 +104,14 @@ function build(): void {
       if (o.size !== SZ_NONE || o.kind === 'M') sizes.push(o.size);
     }
     if (forceReg) modClass = 0;
+    const kinds = ops.map(o => o.kind);
+    const regOk = kinds.includes('C') ? CR_OK : kinds.includes('D') ? DR_OK : kinds[0] === 'S' ? SEG_DEST_OK : kinds.includes('S') ? SEG_OK : null;
     if (exact >= 0xc0) modClass = 2;
     const fn = HANDLERS[opts.h ?? mnemonic] ?? unimplemented(mnemonic);
     const c: Cand = {
       row, fn, prefix, ext, exact, modClass, w: opts.w ?? -1, i64: !!opts.i64, o64: !!opts.o64, d64: !!opts.d64, f64: !!opts.f64,
       modrm, forceReg, plusR, noRexB: !plusR && map === 0 && bytes[0] === 0x90, imms, sizes, byteRm, byteReg,
-      lock: !!opts.lock, end: !!opts.end, op: opts.op ?? 0,
+      lock: !!opts.lock, end: !!opts.end, op: opts.op ?? 0, regOk,
       spec: (exact >= 0 ? 16 : 0) + (ext >= 0 ? 8 : 0) + (prefix !== -1 ? 4 : 0) + (modClass ? 2 : 0) + ((opts.w ?? -1) >= 0 ? 1 : 0),
     };
     const n = plusR ? 8 : 1;
@@ -189,6 +198,7 @@ export function decode(fetch: (i: number) => number, mode: number): Insn {
   }
   if (!cand) return bad(undefinedOpcode, pos + (needModrm ? 1 : 0), modrm);
   const c = cand;
+  if (c.regOk && !c.regOk(((modrm >> 3) & 7) | ((rex & 4) << 1))) return bad(undefinedOpcode, pos + 1, modrm);
   // sizes
   const sseConsumed66 = c.prefix === 0x66;
   const o16 = has66 && !sseConsumed66;

@@ -6,10 +6,12 @@ import { dataHandlers } from './data.js';
 import { controlHandlers } from './control.js';
 import { stackHandlers } from './stackops.js';
 import { flagHandlers } from './flagops.js';
+import { shiftHandlers } from './shift.js';
 
 /** The handler registry: a table row's handler is HANDLERS[opts.h ?? mnemonic]. */
 export const HANDLERS: Record<string, Handler> = {
   ...aluHandlers, ...dataHandlers, ...controlHandlers, ...stackHandlers, ...flagHandlers,
+  ...shiftHandlers,
 } as Record<string, Handler>;
 
 export const undefinedOpcode: Handler = () => { throw new CpuFault(UD); };

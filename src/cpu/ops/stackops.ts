@@ -106,7 +106,8 @@ function enter(cpu: CPU, d: Insn): void {
     }
     // touch the new stack bottom so a fault happens now (SDM ENTER: "the processor ... checks")
     const newSp = stackAddr(cpu, -size);
-    if (size) cpu.linear(SS, newSp, 1, true);
+    // the host CPU faults (#PF, CR2 = new RSP) when the final stack top is not writable
+    cpu.probeWrite(cpu.linear(SS, newSp, 1, true), 1);
     if (s === 8) cpu.setReg(RBP, 8, frame >>> 0 | 0, Math.floor(frame / 4294967296) | 0);
     else cpu.setReg(RBP, s, frame, 0);
     setSp(cpu, newSp);
