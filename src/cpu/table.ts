@@ -313,6 +313,8 @@ const TWO_BYTE: Row[] = [
   ['0f c7 /1', 'Mdq', 'cmpxchg16b', 'Z', { lock: true, w: 1, o64: true }],
   ['0f c8+r', 'Zy', 'bswap', '', {}],
   ['0f ff', 'Gv,Ev', 'ud0', '', { end: true }],
+  ['66 0f 38 f6', 'Gy,Ey', 'adcx', 'C', { cpuid: 'ADX' }],
+  ['f3 0f 38 f6', 'Gy,Ey', 'adox', 'O', { cpuid: 'ADX' }],
 ];
 
 /** x87 rows (SDM Vol. 2, Table) — see x87 section. */

@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { SnippetResult, SnippetState } from '../../src/cpu/snippet-types.js';
+import { runSnippet as runSnippetImpl } from '../../src/cpu/snippet.js';
 import { big, compareResults, expectedResult, hexToBytes, initialState, type Fixture } from './fixture.js';
 
 /** The contract src/cpu/snippet.ts implements. */
@@ -21,13 +22,7 @@ type RunSnippet = (code: Uint8Array, state: SnippetState) => SnippetResult;
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = join(here, 'fixtures');
 
-// src/cpu/snippet.ts is being written; until it exists this suite is skipped (not failed).
-// Once it exists, this is equivalent to `import { runSnippet } from '../../src/cpu/snippet.js'`.
-const SNIPPET_TS = join(here, '../../src/cpu/snippet.ts');
-const snippetModule = '../../src/cpu/snippet.js';
-const runSnippet: RunSnippet | undefined = existsSync(SNIPPET_TS)
-  ? (await import(/* @vite-ignore */ snippetModule)).runSnippet
-  : undefined;
+const runSnippet: RunSnippet | undefined = runSnippetImpl;
 
 const filter = process.env.DIFF_FILTER ? new RegExp(process.env.DIFF_FILTER) : undefined;
 const maxListed = Number(process.env.DIFF_MAX ?? 20);

@@ -1,6 +1,7 @@
 import type { CPU } from '../cpu.js';
 import type { Insn } from '../insn.js';
-import { LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC, getCF } from '../flags.js';
+import { LF_ADD, LF_ADC, LF_SUB, LF_SBB, LF_LOGIC, LF_INC, LF_DEC, getCF, setSome } from '../flags.js';
+import { CF, OF } from '../regs.js';
 import { readE, readG, writeG, memLin, readLa, writeLa, imm, maskTo } from './operands.js';
 
 /**
@@ -140,4 +141,27 @@ function dec_z(cpu: CPU, d: Insn): void { const s = d.osize; cpu.setReg(d.reg, s
 function neg(cpu: CPU, d: Insn): void { rmw(cpu, d, (s, a, ah) => compute(cpu, SUB, s, 0, 0, a, ah)); }
 function not(cpu: CPU, d: Insn): void { rmw(cpu, d, (s, a, ah) => { cpu.vhi = ~ah; return maskTo(s, ~a); }); }
 
-export const aluHandlers = { alu_eg, alu_ge, alu_ei, alu_ai, test_eg, test_ei, test_ai, inc, dec, inc_z, dec_z, neg, not };
+/** ADCX / ADOX (ADX): unsigned add with carry through CF only / OF only; other flags unchanged (SDM ADCX, ADOX). */
+function adx(cpu: CPU, d: Insn, flag: number): void {
+  const s = d.osize;
+  const cur = cpu.getFlags();
+  const cin = cur & flag ? 1 : 0;
+  const b = readE(cpu, d, s), bh = cpu.vhi;
+  const a = cpu.getReg(d.reg, s), ah = cpu.vhi;
+  let carry: number;
+  if (s === 8) {
+    const lo = (a >>> 0) + (b >>> 0) + cin;
+    const hi = (ah >>> 0) + (bh >>> 0) + (lo > 0xffffffff ? 1 : 0);
+    carry = hi > 0xffffffff ? 1 : 0;
+    cpu.setReg(d.reg, 8, lo | 0, hi | 0);
+  } else {
+    const r = (a >>> 0) + (b >>> 0) + cin;
+    carry = r > 0xffffffff ? 1 : 0;
+    cpu.setReg(d.reg, 4, r | 0, 0);
+  }
+  setSome(cpu.lf, flag, carry ? flag : 0);
+}
+function adcx(cpu: CPU, d: Insn): void { adx(cpu, d, CF); }
+function adox(cpu: CPU, d: Insn): void { adx(cpu, d, OF); }
+
+export const aluHandlers = { adcx, adox, alu_eg, alu_ge, alu_ei, alu_ai, test_eg, test_ei, test_ai, inc, dec, inc_z, dec_z, neg, not };

@@ -4,7 +4,7 @@ import { I_REXW } from '../insn.js';
 import { condition, setSome, getZF } from '../flags.js';
 import { CF, PF, AF, ZF, SF, SS, CS, UD, RAX, RDX, RCX, RBX } from '../regs.js';
 import { CpuFault } from '../fault.js';
-import { readE, writeE, readG, writeG, memLin, readLa, writeLa, ea, imm, maskTo } from './operands.js';
+import { readE, writeE, readG, writeG, memLin, readLa, writeLa, ea, ea64, imm, maskTo } from './operands.js';
 import { compute, SUB, ADD } from './alu.js';
 import { loadDataSeg } from '../segments.js';
 
@@ -32,9 +32,13 @@ function movsxd(cpu: CPU, d: Insn): void {
   if (d.osize === 8) writeG(cpu, d, 8, v, v >> 31); else writeG(cpu, d, d.osize, maskTo(d.osize, v), 0);
 }
 function lea(cpu: CPU, d: Insn): void {
-  const a = ea(cpu, d);
-  if (d.osize === 8) cpu.setReg(d.reg, 8, a >>> 0 | 0, Math.floor(a / 4294967296) | 0);
-  else cpu.setReg(d.reg, d.osize, maskTo(d.osize, a >>> 0), 0);
+  if (d.asize === 8) {
+    const lo = ea64(cpu, d);
+    if (d.osize === 8) cpu.setReg(d.reg, 8, lo | 0, cpu.vhi);
+    else cpu.setReg(d.reg, d.osize, maskTo(d.osize, lo), 0);
+    return;
+  }
+  cpu.setReg(d.reg, d.osize, maskTo(d.osize, ea(cpu, d)), 0);
 }
 function xchg(cpu: CPU, d: Insn): void {
   const s = d.osize;

@@ -8,17 +8,31 @@ import { BASE_RIP } from '../insn.js';
  */
 const TWO32 = 4294967296;
 
-/** Effective address (offset within the segment) of the memory operand, wrapped to the address size. */
+/**
+ * 64-bit effective address computed exactly in 32-bit halves: returns the low half (uint32),
+ * the high half (int32) in cpu.vhi. (A double sum would lose low bits for large register values.)
+ */
+export function ea64(cpu: CPU, d: Insn): number {
+  const base = d.base, index = d.index, s = 1 << d.scale;
+  const disp = d.disp;
+  let lo = disp >>> 0, hi = Math.floor(disp / TWO32);
+  if (base >= 0) { lo += cpu.lo[base] >>> 0; hi += cpu.hi[base]; }
+  else if (base === BASE_RIP) { const n = cpu.nip; lo += n >>> 0; hi += Math.floor(n / TWO32); }
+  if (index >= 0) { lo += (cpu.lo[index] >>> 0) * s; hi += cpu.hi[index] * s; }
+  hi += Math.floor(lo / TWO32);
+  cpu.vhi = hi | 0;
+  return lo >>> 0;
+}
+
+/** Effective address (offset within the segment) of the memory operand, wrapped to the address size.
+ *  64-bit addresses are returned as the signed Number form (exact for canonical addresses; any
+ *  non-canonical value stays non-canonical, so the canonical check still fires). */
 export function ea(cpu: CPU, d: Insn): number {
   let a = d.disp;
   const base = d.base, index = d.index;
   if (d.asize === 8) {
-    if (base >= 0) a += cpu.hi[base] * TWO32 + (cpu.lo[base] >>> 0);
-    else if (base === BASE_RIP) a += cpu.nip;
-    if (index >= 0) a += (cpu.hi[index] * TWO32 + (cpu.lo[index] >>> 0)) * (1 << d.scale);
-    if (a >= 9223372036854775808) a -= 18446744073709551616;
-    else if (a < -9223372036854775808) a += 18446744073709551616;
-    return a;
+    const lo = ea64(cpu, d);
+    return cpu.vhi * TWO32 + lo;
   }
   if (d.asize === 4) {
     if (base >= 0) a += cpu.lo[base] >>> 0;
