@@ -357,8 +357,10 @@ export class CPU {
   }
 
   // ---------------------------------------------------------------- TLB maintenance
-  flushTlb(keepGlobal = false): void { this.tlb.flush(keepGlobal); }
-  flushPage(la: number): void { this.tlb.flushPage(la); }
+  /** Incremented whenever translations may change (block chaining is valid only within an epoch). */
+  tlbEpoch = 0;
+  flushTlb(keepGlobal = false): void { this.tlb.flush(keepGlobal); this.tlbEpoch++; }
+  flushPage(la: number): void { this.tlb.flushPage(la); this.tlbEpoch++; }
   /** A page now holds decoded code: drop write entries for it so writes take the slow path. */
   protectCodePage(ppage: number): void {
     this.tlb.sets[2].flushPhysPage(ppage);

@@ -16,6 +16,11 @@ import { fmtAddr } from './ops/index.js';
 export const MAX_BLOCK = 64;
 
 export class Block {
+  /** False once the page was written (the block must not be chained to any more). */
+  valid = true;
+  /** Chaining (DESIGN.md #3): the two most recent successors by linear address, valid while the TLB epoch holds. */
+  lin0 = NaN; next0: Block | null = null; epoch0 = -1;
+  lin1 = NaN; next1: Block | null = null; epoch1 = -1;
   constructor(readonly insns: Insn[], readonly pa: number, readonly mode: number) {}
 }
 
@@ -40,13 +45,14 @@ export class CodeCache {
   }
   invalidatePage(page: number): void {
     const l = this.byPage.get(page);
-    if (l) for (const k of l) this.blocks.delete(k);
+    if (l) for (const k of l) { const b = this.blocks.get(k); if (b) b.valid = false; this.blocks.delete(k); }
     this.byPage.delete(page);
     this.cpu.bus.codePages.delete(page);
     this.cpu.codeDirty = true;
   }
   clear(): void {
     for (const p of this.byPage.keys()) this.cpu.bus.codePages.delete(p);
+    for (const b of this.blocks.values()) b.valid = false;
     this.blocks.clear(); this.byPage.clear();
   }
   get size(): number { return this.blocks.size; }
@@ -95,7 +101,8 @@ function buildBlock(cpu: CPU, cache: CodeCache): Block {
 
 export class Executor {
   readonly cache: CodeCache;
-  /** Instructions retired by `run` calls. */
+  /** The block executed last, for chaining. */
+  private prev: Block | null = null;
   constructor(readonly cpu: CPU) { this.cache = new CodeCache(cpu); }
 
   /**
@@ -149,16 +156,32 @@ export class Executor {
   /** Execute up to `budget` instructions of one block. */
   step(budget: number): void {
     const cpu = this.cpu, clock = cpu.clock;
-    let b: Block | undefined;
-    try {
-      const lin = ripLinear(cpu);
-      const pa = cpu.fetchPhys(lin);
-      b = this.cache.get(pa, cpu.decMode);
-      if (b === undefined) b = buildBlock(cpu, this.cache);
-    } catch (e) {
-      if (e instanceof CpuFault) { this.fault(e); return; }
-      throw e;
+    let b: Block | null | undefined = null;
+    const lin = ripLinear(cpu);
+    const prev = this.prev;
+    const epoch = cpu.tlbEpoch;
+    if (prev !== null) {
+      if (prev.lin0 === lin && prev.epoch0 === epoch) b = prev.next0;
+      else if (prev.lin1 === lin && prev.epoch1 === epoch) b = prev.next1;
+      if (b !== null && (!b.valid || b.mode !== cpu.decMode)) b = null;
     }
+    if (b === null) {
+      try {
+        const pa = cpu.fetchPhys(lin);
+        b = this.cache.get(pa, cpu.decMode);
+        if (b === undefined) b = buildBlock(cpu, this.cache);
+      } catch (e) {
+        this.prev = null;
+        if (e instanceof CpuFault) { this.fault(e); return; }
+        throw e;
+      }
+      if (prev !== null && b.valid) {
+        // remember as a successor of prev (replace the older slot)
+        prev.lin1 = prev.lin0; prev.next1 = prev.next0; prev.epoch1 = prev.epoch0;
+        prev.lin0 = lin; prev.next0 = b; prev.epoch0 = epoch;
+      }
+    }
+    this.prev = b;
     const insns = b.insns;
     const n = insns.length < budget ? insns.length : budget;
     let i = 0;
@@ -174,10 +197,12 @@ export class Executor {
       }
     } catch (e) {
       clock.icount += i;
+      this.prev = null;
       if (e instanceof CpuFault) { this.fault(e); return; }
       throw e;
     }
     clock.icount += i;
+    if (i !== insns.length) this.prev = null; // left the block early: no chaining from a partial block
   }
 
   private fault(e: CpuFault): void {

@@ -12,6 +12,14 @@ export const ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP =
 
 export function compute(cpu: CPU, op: number, size: number, a: number, ah: number, b: number, bh: number): number {
   const f = cpu.lf;
+  if (size === 4 && op !== ADC && op !== SBB) {
+    // the common case: no carry-in, 32-bit
+    const r = op === ADD ? (a + b) | 0 : op === SUB || op === CMP ? (a - b) | 0 : op === AND ? a & b : op === OR ? a | b : a ^ b;
+    f.op = op === ADD ? LF_ADD : op === SUB || op === CMP ? LF_SUB : LF_LOGIC;
+    f.size = 4; f.a = a; f.b = b; f.res = r;
+    cpu.vhi = 0;
+    return r;
+  }
   let cin = 0;
   if (op === ADC || op === SBB) cin = getCF(f) ? 1 : 0;
   let r: number, rh = 0;
@@ -121,25 +129,39 @@ function incdec(cpu: CPU, s: number, a: number, ah: number, dec: boolean): numbe
   cpu.vhi = rh;
   return r;
 }
-function rmw(cpu: CPU, d: Insn, fn: (s: number, a: number, ah: number) => number): void {
+function inc(cpu: CPU, d: Insn): void {
   const s = d.osize;
-  if (d.rm >= 0) {
-    const a = cpu.getReg(d.rm, s);
-    const r = fn(s, a, cpu.vhi);
-    cpu.setReg(d.rm, s, r, cpu.vhi);
-  } else {
-    const la = memLin(cpu, d, s, true);
-    const a = readLa(cpu, la, s);
-    const r = fn(s, a, cpu.vhi);
-    writeLa(cpu, la, s, r, cpu.vhi);
-  }
+  if (d.rm >= 0) { const a = cpu.getReg(d.rm, s); const r = incdec(cpu, s, a, cpu.vhi, false); cpu.setReg(d.rm, s, r, cpu.vhi); return; }
+  const la = memLin(cpu, d, s, true);
+  const a = readLa(cpu, la, s);
+  const r = incdec(cpu, s, a, cpu.vhi, false);
+  writeLa(cpu, la, s, r, cpu.vhi);
 }
-function inc(cpu: CPU, d: Insn): void { rmw(cpu, d, (s, a, ah) => incdec(cpu, s, a, ah, false)); }
-function dec(cpu: CPU, d: Insn): void { rmw(cpu, d, (s, a, ah) => incdec(cpu, s, a, ah, true)); }
+function dec(cpu: CPU, d: Insn): void {
+  const s = d.osize;
+  if (d.rm >= 0) { const a = cpu.getReg(d.rm, s); const r = incdec(cpu, s, a, cpu.vhi, true); cpu.setReg(d.rm, s, r, cpu.vhi); return; }
+  const la = memLin(cpu, d, s, true);
+  const a = readLa(cpu, la, s);
+  const r = incdec(cpu, s, a, cpu.vhi, true);
+  writeLa(cpu, la, s, r, cpu.vhi);
+}
 function inc_z(cpu: CPU, d: Insn): void { const s = d.osize; cpu.setReg(d.reg, s, incdec(cpu, s, cpu.getReg(d.reg, s), 0, false), 0); }
 function dec_z(cpu: CPU, d: Insn): void { const s = d.osize; cpu.setReg(d.reg, s, incdec(cpu, s, cpu.getReg(d.reg, s), 0, true), 0); }
-function neg(cpu: CPU, d: Insn): void { rmw(cpu, d, (s, a, ah) => compute(cpu, SUB, s, 0, 0, a, ah)); }
-function not(cpu: CPU, d: Insn): void { rmw(cpu, d, (s, a, ah) => { cpu.vhi = ~ah; return maskTo(s, ~a); }); }
+function neg(cpu: CPU, d: Insn): void {
+  const s = d.osize;
+  if (d.rm >= 0) { const a = cpu.getReg(d.rm, s); const r = compute(cpu, SUB, s, 0, 0, a, cpu.vhi); cpu.setReg(d.rm, s, r, cpu.vhi); return; }
+  const la = memLin(cpu, d, s, true);
+  const a = readLa(cpu, la, s);
+  const r = compute(cpu, SUB, s, 0, 0, a, cpu.vhi);
+  writeLa(cpu, la, s, r, cpu.vhi);
+}
+function not(cpu: CPU, d: Insn): void {
+  const s = d.osize;
+  if (d.rm >= 0) { const a = cpu.getReg(d.rm, s); cpu.setReg(d.rm, s, maskTo(s, ~a), ~cpu.vhi); return; }
+  const la = memLin(cpu, d, s, true);
+  const a = readLa(cpu, la, s);
+  writeLa(cpu, la, s, maskTo(s, ~a), ~cpu.vhi);
+}
 
 /** ADCX / ADOX (ADX): unsigned add with carry through CF only / OF only; other flags unchanged (SDM ADCX, ADOX). */
 function adx(cpu: CPU, d: Insn, flag: number): void {
