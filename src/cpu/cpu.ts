@@ -12,6 +12,7 @@ import {
 } from './regs.js';
 import { X87 } from './x87-state.js';
 import { MsrFile } from './msr.js';
+import { armedBreakpoints, dataMatches } from './debugregs.js';
 
 export const MODE_REAL = 0, MODE_PROT = 1, MODE_V86 = 2, MODE_COMPAT = 3, MODE_LONG = 4;
 /** Decoder modes: default operand/address size 16, 32, or 64-bit mode. */
@@ -93,6 +94,10 @@ export class CPU {
   implicitAccess = false;
   /** Set when a write hit a page holding decoded code: the current block must end. */
   codeDirty = false;
+  /** DR7 arms instruction / data breakpoints (debugregs.ts); DR6 bits of data breakpoints hit by the current instruction. */
+  drExec = false;
+  drData = false;
+  pendingDb = 0;
 
   constructor(bus: PhysBus, io: PortBus, clock: VirtualClock) {
     this.bus = bus;
@@ -290,7 +295,7 @@ export class CPU {
     } else la = la >>> 0;
     const pa = translate(this, la, kind, user);
     const ppage = Math.floor(pa / 4096);
-    if (this.walkCacheable && this.bus.isRamPage(ppage) && !this.implicitAccess) {
+    if (this.walkCacheable && this.bus.isRamPage(ppage) && !this.implicitAccess && !this.drData) {
       if (kind === K_WRITE) {
         if (this.bus.codePages.has(ppage)) return pa;
       } else if (kind === K_READ && this.walkNoWrite) {
@@ -304,6 +309,7 @@ export class CPU {
   }
 
   readSlow(la: number, size: number, user: boolean): number {
+    if (this.drData && !this.implicitAccess) this.pendingDb |= dataMatches(this, la, size, false);
     const o = la & 0xfff;
     if (o + size <= 4096) {
       const pa = this.translateFor(la, K_READ, user);
@@ -318,6 +324,7 @@ export class CPU {
     return v;
   }
   writeSlow(la: number, size: number, v: number, user: boolean): void {
+    if (this.drData && !this.implicitAccess) this.pendingDb |= dataMatches(this, la, size, true);
     const o = la & 0xfff;
     if (o + size <= 4096) {
       const pa = this.translateFor(la, K_WRITE, user);
@@ -354,6 +361,14 @@ export class CPU {
     const i = (la >>> 12) & TLB_MASK, t = this.tX;
     if (t.tag[i] === la - (la & 0xfff)) return t.ppage[i] * 4096 + (la & 0xfff);
     return this.translateFor(la, K_EXEC, this.cpl === 3);
+  }
+
+  /** Call after DR7 changes: arms breakpoint checks (and turns the fast TLB off for data breakpoints). */
+  updateDebugRegs(): void {
+    const a = armedBreakpoints(this.dr[7]);
+    this.drExec = a.exec;
+    if (a.data && !this.drData) this.flushTlb();
+    this.drData = a.data;
   }
 
   // ---------------------------------------------------------------- TLB maintenance

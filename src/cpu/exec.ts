@@ -4,7 +4,8 @@ import { Insn, I_END, I_INVALID } from './insn.js';
 import { decode } from './decoder.js';
 import { CpuFault, MachineStop } from './fault.js';
 import { deliverFault, deliverChecked, EV_INTR, EV_NMI, EV_HW } from './exceptions.js';
-import { CS, GP, IF, TF } from './regs.js';
+import { CS, GP, IF, TF, RF } from './regs.js';
+import { execMatches } from './debugregs.js';
 import { fmtAddr } from './ops/index.js';
 
 /**
@@ -142,10 +143,15 @@ export class Executor {
         if (budget < 1) budget = 1;
         const hadShadow = cpu.intShadow;
         const tf = (cpu.eflags & TF) !== 0;
-        if (hadShadow || tf) budget = 1;
+        const dbg = cpu.drExec || cpu.drData;
+        if (hadShadow || tf || dbg) budget = 1;
+        if (cpu.drExec && this.instructionBreakpoint()) continue;
+        cpu.pendingDb = 0;
+        const before = clock.icount;
         this.step(budget);
         if (hadShadow) cpu.intShadow = false;
-        if (tf && !cpu.stop) this.singleStepTrap();
+        if (dbg && clock.icount > before) cpu.eflags &= ~RF; // RF is cleared once an instruction completes
+        if ((tf || cpu.pendingDb) && !cpu.stop && clock.icount > before) this.debugTrap(tf, cpu.pendingDb);
       }
     } catch (e) {
       if (e instanceof MachineStop) cpu.stop = e;
@@ -212,11 +218,25 @@ export class Executor {
     cpu.rip = cpu.nip;
   }
 
-  private singleStepTrap(): void {
+  /** #DB trap after an instruction: single-step (DR6.BS) and/or data breakpoints (DR6.B0–B3). */
+  private debugTrap(tf: boolean, hits: number): void {
     const cpu = this.cpu;
-    cpu.dr[6] = (cpu.dr[6] | 0x4000) >>> 0; // DR6.BS
+    cpu.pendingDb = 0;
+    cpu.dr[6] = ((cpu.dr[6] & ~0xf) | hits | (tf ? 0x4000 : 0)) >>> 0;
     deliverChecked(cpu, 1, -1, EV_HW, cpu.rip);
     cpu.rip = cpu.nip;
+  }
+
+  /** An instruction breakpoint at the current RIP raises #DB as a fault (unless RFLAGS.RF). */
+  private instructionBreakpoint(): boolean {
+    const cpu = this.cpu;
+    if (cpu.eflags & RF) return false;
+    const hits = execMatches(cpu, ripLinear(cpu));
+    if (!hits) return false;
+    cpu.dr[6] = ((cpu.dr[6] & ~0xf) | hits) >>> 0;
+    deliverChecked(cpu, 1, -1, EV_HW, cpu.rip);
+    cpu.rip = cpu.nip;
+    return true;
   }
 }
 export { EV_HW };
