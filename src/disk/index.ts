@@ -1,0 +1,12 @@
+export { SECTOR_SIZE, DiskError, MemoryDisk, checkRange } from './block-device.js';
+export type { BlockDevice } from './block-device.js';
+export { RawImage } from './raw.js';
+export type { RawOpenOptions } from './raw.js';
+export { Qcow2Image } from './qcow2.js';
+export type { Qcow2OpenOptions } from './qcow2.js';
+export { Overlay } from './overlay.js';
+export type { OverlayOptions, OverlayState } from './overlay.js';
+export { probeFormat, QCOW_MAGIC } from './format.js';
+export type { DiskFormat } from './format.js';
+export { openDisk } from './open.js';
+export type { OpenDiskOptions } from './open.js';
