@@ -95,6 +95,12 @@ export class CPU {
   /** Set when a write hit a page holding decoded code: the current block must end. */
   codeDirty = false;
   /** DR7 arms instruction / data breakpoints (debugregs.ts); DR6 bits of data breakpoints hit by the current instruction. */
+  /** Instruction count at the start of the running block and the index of the running instruction:
+   *  `syncClock()` makes the clock exact before a device sees it (port and MMIO accesses). */
+  blockIcount = 0;
+  insnIdx = 0;
+  inBlock = false;
+  syncClock(): void { if (this.inBlock) this.clock.icount = this.blockIcount + this.insnIdx; }
   drExec = false;
   drData = false;
   pendingDb = 0;

@@ -2,6 +2,7 @@ import { TABLE, type Row } from './table.js';
 import { Insn, type Handler, I_LOCK, I_REX, I_REXW, I_END, I_O16, I_A16, I_INVALID, BASE_RIP } from './insn.js';
 import { DEC16, DEC32, DEC64 } from './cpu.js';
 import { ES, CS, SS, DS, FS, GS } from './regs.js';
+import { specialize } from './ops/fast.js';
 import { HANDLERS, undefinedOpcode, generalProtection, unimplemented } from './ops/index.js';
 
 /**
@@ -294,6 +295,10 @@ export function decode(fetch: (i: number) => number, mode: number): Insn {
   }
   if (pos > 15) return bad(generalProtection, 15, modrm);
   d.len = pos;
+  if (mode === DEC64 && !(d.flags & I_LOCK)) {
+    const f = specialize(c.row[4]?.h ?? c.row[2], d);
+    if (f) d.fn = f;
+  }
   return d;
 }
 

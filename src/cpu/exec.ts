@@ -192,9 +192,13 @@ export class Executor {
     const n = insns.length < budget ? insns.length : budget;
     let i = 0;
     cpu.codeDirty = false;
+    const start = clock.icount;
+    cpu.blockIcount = start;
+    cpu.inBlock = true;
     try {
       for (; i < n; i++) {
         const d = insns[i];
+        cpu.insnIdx = i;
         const next = cpu.rip + d.len;
         cpu.nip = next;
         d.fn(cpu, d);
@@ -202,12 +206,14 @@ export class Executor {
         if (cpu.nip !== next || cpu.codeDirty) { i++; break; }
       }
     } catch (e) {
-      clock.icount += i;
+      cpu.inBlock = false;
+      clock.icount = start + i;
       this.prev = null;
       if (e instanceof CpuFault) { this.fault(e); return; }
       throw e;
     }
-    clock.icount += i;
+    cpu.inBlock = false;
+    clock.icount = start + i;
     if (i !== insns.length) this.prev = null; // left the block early: no chaining from a partial block
   }
 

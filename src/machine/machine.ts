@@ -74,6 +74,9 @@ export class Machine {
     this.clock = new VirtualClock(cfg.ips ?? 50_000_000, cfg.startDate ?? Date.UTC(2026, 0, 1));
     this.cpu = new CPU(this.bus, this.io, this.clock);
     this.exec = new Executor(this.cpu);
+    // devices see the exact instruction count of the access (not the count at the block start)
+    this.io.beforeAccess = () => this.cpu.syncClock();
+    this.bus.beforeMmio = () => this.cpu.syncClock();
     const irq = (line: number, level: boolean) => this.pic.setIrq(line, level);
     this.cpu.intc = this.pic;
     this.pit = new Pit8254({ clock: this.clock, irq });

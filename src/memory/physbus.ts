@@ -17,6 +17,8 @@ export class PhysBus {
   /** Called when a write hits a page in `codePages`. */
   onCodeWrite: ((page: number) => void) | null = null;
   observer: MmioObserver | null = null;
+  /** Called before an MMIO access reaches a device (see PortBus.beforeAccess). */
+  beforeMmio: (() => void) | null = null;
 
   constructor(ram: Ram) { this.ram = ram; }
 
@@ -48,6 +50,7 @@ export class PhysBus {
     if (this.mmioPages.size && this.mmioPages.has(Math.floor(pa / 4096))) {
       const r = this.region(pa);
       if (r) {
+        if (this.beforeMmio) this.beforeMmio();
         const v = r.dev.mmioRead(pa - r.base, size) >>> 0;
         if (this.observer) this.observer.onMmio('read', pa, size, v);
         return v;
@@ -74,6 +77,7 @@ export class PhysBus {
     if (this.mmioPages.size && this.mmioPages.has(Math.floor(pa / 4096))) {
       const r = this.region(pa);
       if (r) {
+        if (this.beforeMmio) this.beforeMmio();
         if (this.observer) this.observer.onMmio('write', pa, size, v >>> 0);
         r.dev.mmioWrite(pa - r.base, size, v >>> 0);
         return;

@@ -19,6 +19,8 @@ const MASK = [0, 0xff, 0xffff, 0, 0xffffffff];
 export class PortBus {
   private readonly map: (PortDevice | undefined)[] = new Array(0x10000).fill(undefined);
   observer: IoObserver | null = null;
+  /** Called before every access reaches a device (the machine brings the clock up to the exact instruction). */
+  beforeAccess: (() => void) | null = null;
 
   register(dev: PortDevice, ports: Iterable<number> | { from: number; to: number }): void {
     const list = 'from' in ports ? range(ports.from, ports.to) : ports;
@@ -32,6 +34,7 @@ export class PortBus {
 
   read(port: number, size: 1 | 2 | 4): number {
     port &= 0xffff;
+    if (this.beforeAccess) this.beforeAccess();
     const d = this.map[port];
     const v = d ? (d.portRead(port, size) & MASK[size]) >>> 0 : MASK[size];
     if (this.observer) this.observer.onPortIo('in', port, size, v);
@@ -40,6 +43,7 @@ export class PortBus {
   write(port: number, size: 1 | 2 | 4, value: number): void {
     port &= 0xffff;
     value = (value & MASK[size]) >>> 0;
+    if (this.beforeAccess) this.beforeAccess();
     if (this.observer) this.observer.onPortIo('out', port, size, value);
     const d = this.map[port];
     if (d) d.portWrite(port, size, value);

@@ -1,0 +1,80 @@
+import type { CPU } from '../cpu.js';
+import { MODE_LONG } from '../cpu.js';
+import type { Insn, Handler } from '../insn.js';
+import { LF_ADD, LF_SUB, LF_LOGIC } from '../flags.js';
+import { DS, SS } from '../regs.js';
+
+/**
+ * Decode-time specialisation of the hottest forms (DESIGN.md "Speed on V8"): the decoder asks
+ * `specialize(name, d)` for a handler that does the same thing as the generic one for this
+ * particular instruction (register operands, 32/64-bit, simple 64-bit addressing), or null.
+ * Each specialised handler is equivalent to its generic handler; the differential tests run
+ * through both paths because they decode the same way.
+ */
+const TWO32 = 4294967296;
+const ADD = 0, OR = 1, AND = 4, SUB = 5, XOR = 6, CMP = 7;
+
+type Op32 = (a: number, b: number) => number;
+const OPS: (Op32 | null)[] = [
+  (a, b) => (a + b) | 0, (a, b) => a | b, null, null, (a, b) => a & b, (a, b) => (a - b) | 0, (a, b) => a ^ b, (a, b) => (a - b) | 0,
+];
+const LFK = [LF_ADD, LF_LOGIC, 0, 0, LF_LOGIC, LF_SUB, LF_LOGIC, LF_SUB];
+
+/** reg32 op= reg32 (or op imm when `imm`), for ADD OR AND SUB XOR CMP. */
+function alu32(op: number, dst: number, src: number, useImm: boolean): Handler {
+  const f = OPS[op]!, k = LFK[op], store = op !== CMP;
+  if (useImm) {
+    return (cpu: CPU, d: Insn) => {
+      const a = cpu.lo[dst], b = d.imm, r = f(a, b);
+      const lf = cpu.lf; lf.op = k; lf.size = 4; lf.a = a; lf.b = b; lf.res = r;
+      if (store) { cpu.lo[dst] = r; cpu.hi[dst] = 0; }
+    };
+  }
+  return (cpu: CPU) => {
+    const a = cpu.lo[dst], b = cpu.lo[src], r = f(a, b);
+    const lf = cpu.lf; lf.op = k; lf.size = 4; lf.a = a; lf.b = b; lf.res = r;
+    if (store) { cpu.lo[dst] = r; cpu.hi[dst] = 0; }
+  };
+}
+
+/** Linear address of [base + disp] in 64-bit mode with DS/SS default segment (flat). */
+function simple64(d: Insn): boolean {
+  return d.rm < 0 && d.asize === 8 && d.base >= 0 && d.index < 0 && (d.seg === DS || d.seg === SS);
+}
+
+export function specialize(name: string, d: Insn): Handler | null {
+  const s = d.osize;
+  switch (name) {
+    case 'alu_eg': case 'alu_ge': {
+      if (d.rm < 0 || s !== 4 || OPS[d.op] === null) return null;
+      return name === 'alu_eg' ? alu32(d.op, d.rm, d.reg, false) : alu32(d.op, d.reg, d.rm, false);
+    }
+    case 'alu_ei':
+      if (d.rm < 0 || s !== 4 || OPS[d.op] === null) return null;
+      return alu32(d.op, d.rm, 0, true);
+    case 'mov_eg': case 'mov_ge': {
+      const dstIsE = name === 'mov_eg';
+      if (d.rm >= 0) {
+        const dst = dstIsE ? d.rm : d.reg, src = dstIsE ? d.reg : d.rm;
+        if (s === 8) return (cpu: CPU) => { cpu.lo[dst] = cpu.lo[src]; cpu.hi[dst] = cpu.hi[src]; };
+        if (s === 4) return (cpu: CPU) => { cpu.lo[dst] = cpu.lo[src]; cpu.hi[dst] = 0; };
+        return null;
+      }
+      if (!simple64(d) || (s !== 4 && s !== 8)) return null;
+      const base = d.base, disp = d.disp, r = d.reg;
+      if (dstIsE) {
+        return s === 8
+          ? (cpu: CPU) => {
+            if (cpu.mode !== MODE_LONG) throw new Error('fast path used outside 64-bit mode');
+            cpu.wr64(cpu.hi[base] * TWO32 + (cpu.lo[base] >>> 0) + disp, cpu.lo[r], cpu.hi[r]);
+          }
+          : (cpu: CPU) => { cpu.wr32(cpu.hi[base] * TWO32 + (cpu.lo[base] >>> 0) + disp, cpu.lo[r]); };
+      }
+      return s === 8
+        ? (cpu: CPU) => { cpu.lo[r] = cpu.rd64(cpu.hi[base] * TWO32 + (cpu.lo[base] >>> 0) + disp); cpu.hi[r] = cpu.vhi; }
+        : (cpu: CPU) => { cpu.lo[r] = cpu.rd32(cpu.hi[base] * TWO32 + (cpu.lo[base] >>> 0) + disp); cpu.hi[r] = 0; };
+    }
+  }
+  return null;
+}
+void ADD; void OR; void AND; void SUB; void XOR;
