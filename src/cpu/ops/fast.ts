@@ -1,8 +1,7 @@
 import type { CPU } from '../cpu.js';
-import { MODE_LONG } from '../cpu.js';
 import type { Insn, Handler } from '../insn.js';
 import { LF_ADD, LF_SUB, LF_LOGIC } from '../flags.js';
-import { DS, SS } from '../regs.js';
+import { DS } from '../regs.js';
 
 /**
  * Decode-time specialisation of the hottest forms (DESIGN.md "Speed on V8"): the decoder asks
@@ -37,9 +36,10 @@ function alu32(op: number, dst: number, src: number, useImm: boolean): Handler {
   };
 }
 
-/** Linear address of [base + disp] in 64-bit mode with DS/SS default segment (flat). */
+/** [base + disp] in 64-bit mode through DS (flat; blocks are cached per decoder mode, so this
+ *  handler only ever runs in 64-bit mode). SS-based forms stay generic: they fault with #SS. */
 function simple64(d: Insn): boolean {
-  return d.rm < 0 && d.asize === 8 && d.base >= 0 && d.index < 0 && (d.seg === DS || d.seg === SS);
+  return d.rm < 0 && d.asize === 8 && d.base >= 0 && d.index < 0 && d.seg === DS;
 }
 
 export function specialize(name: string, d: Insn): Handler | null {
@@ -64,10 +64,7 @@ export function specialize(name: string, d: Insn): Handler | null {
       const base = d.base, disp = d.disp, r = d.reg;
       if (dstIsE) {
         return s === 8
-          ? (cpu: CPU) => {
-            if (cpu.mode !== MODE_LONG) throw new Error('fast path used outside 64-bit mode');
-            cpu.wr64(cpu.hi[base] * TWO32 + (cpu.lo[base] >>> 0) + disp, cpu.lo[r], cpu.hi[r]);
-          }
+          ? (cpu: CPU) => { cpu.wr64(cpu.hi[base] * TWO32 + (cpu.lo[base] >>> 0) + disp, cpu.lo[r], cpu.hi[r]); }
           : (cpu: CPU) => { cpu.wr32(cpu.hi[base] * TWO32 + (cpu.lo[base] >>> 0) + disp, cpu.lo[r]); };
       }
       return s === 8

@@ -7,11 +7,14 @@ import { controlHandlers } from './control.js';
 import { stackHandlers } from './stackops.js';
 import { flagHandlers } from './flagops.js';
 import { shiftHandlers } from './shift.js';
+import { muldivHandlers } from './muldiv.js';
+import { bitHandlers } from './bits.js';
+import { bcdHandlers } from './bcd.js';
 
 /** The handler registry: a table row's handler is HANDLERS[opts.h ?? mnemonic]. */
 export const HANDLERS: Record<string, Handler> = {
   ...aluHandlers, ...dataHandlers, ...controlHandlers, ...stackHandlers, ...flagHandlers,
-  ...shiftHandlers,
+  ...shiftHandlers, ...muldivHandlers, ...bitHandlers, ...bcdHandlers,
 } as Record<string, Handler>;
 
 export const undefinedOpcode: Handler = () => { throw new CpuFault(UD); };
