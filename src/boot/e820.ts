@@ -15,7 +15,8 @@ export interface MemoryRegion { base: number; length: number; type: number; name
 export const EBDA_BASE = 0x9fc00;
 export const LOW_MEMORY_END = 0xa0000;
 /** The system BIOS ROM. (0xA0000–0xEFFFF — VGA memory and option ROMs — is a hole: not listed.) */
-export const BIOS_BASE = 0xf0000;
+/** 0xE0000–0xFFFFF: BIOS area, holding vmxray's ACPI tables (RSDP found by scanning 0xE0000–0xFFFFF). */
+export const BIOS_BASE = 0xe0000;
 export const HIGH_MEMORY_BASE = 0x100000;
 /** IOAPIC (0xFEC00000) up to and including the local APIC page (0xFEE00000–0xFEE00FFF). */
 export const APIC_BASE = 0xfec00000;

@@ -1,6 +1,8 @@
 import { Ram, PhysBus, PortBus } from '../memory/index.js';
 import { VirtualClock } from './clock.js';
 import { CPU } from '../cpu/cpu.js';
+import { CpuFault } from '../cpu/fault.js';
+import { GP } from '../cpu/regs.js';
 import { Executor } from '../cpu/exec.js';
 import { loadKernel, type BootOptions, type EntryState } from '../boot/index.js';
 import { applyEntryState } from './entry.js';
@@ -11,6 +13,12 @@ import { I8042 } from '../devices/i8042.js';
 import { VgaText } from '../devices/vga.js';
 import { Uart16550, COM1 } from '../devices/uart16550.js';
 import { AtaController } from '../devices/ata.js';
+import { LocalApic } from '../devices/lapic.js';
+import { IoApic } from '../devices/ioapic.js';
+import { createPciBus, type PciBus } from '../devices/pci.js';
+import { buildAcpiTables, AcpiPm } from '../devices/acpi.js';
+import { FwCfg } from '../devices/fwcfg.js';
+import { IA32_APIC_BASE } from '../cpu/msr.js';
 import type { BlockDevice } from '../disk/index.js';
 import { PostPort, DebugConsolePort, DebugExitPort, SystemControlPortA } from '../devices/simple-ports.js';
 
@@ -63,6 +71,11 @@ export class Machine {
   readonly debugExit: DebugExitPort;
   readonly sysctl: SystemControlPortA;
   readonly ide: AtaController;
+  readonly lapic: LocalApic;
+  readonly ioapic: IoApic;
+  readonly pci: PciBus;
+  readonly acpiPm: AcpiPm;
+  readonly fwcfg: FwCfg;
   /** Everything written to port 0xE9 so far (tests read it). */
   debugLog = '';
   exitCode: number | undefined;
@@ -77,8 +90,29 @@ export class Machine {
     // devices see the exact instruction count of the access (not the count at the block start)
     this.io.beforeAccess = () => this.cpu.syncClock();
     this.bus.beforeMmio = () => this.cpu.syncClock();
-    const irq = (line: number, level: boolean) => this.pic.setIrq(line, level);
-    this.cpu.intc = this.pic;
+    // Interrupt routing as on a PC with an IOAPIC (and as the MADT says): ISA IRQ n goes to the
+    // 8259 pair and to IOAPIC pin n, except IRQ0 which is pin 2. The CPU's controller is the local
+    // APIC; its LINT0 starts in ExtINT mode, passing the 8259 through (virtual wire).
+    this.lapic = new LocalApic({ clock: this.clock, onNmi: () => { this.cpu.nmiPending = true; }, onEoi: v => this.ioapic.eoi(v) });
+    this.ioapic = new IoApic({ lapic: this.lapic });
+    this.lapic.setExtInt(this.pic);
+    this.cpu.intc = this.lapic;
+    this.bus.addMmio('lapic', 0xfee00000, 0x1000, this.lapic);
+    this.bus.addMmio('ioapic', 0xfec00000, 0x1000, this.ioapic);
+    this.cpu.msr.register(IA32_APIC_BASE, {
+      read: () => { const v = this.lapic.getApicBase(); return [v >>> 0, Math.floor(v / 2 ** 32) >>> 0]; },
+      write: (_m, lo, hi) => { if (!this.lapic.setApicBase(hi * 2 ** 32 + lo)) throw new CpuFault(GP, 0); },
+    });
+    for (let m = 0x800; m <= 0x8ff; m++) {
+      this.cpu.msr.register(m, {
+        read: msr => { const v = this.lapic.readMsr(msr); if (!v) throw new CpuFault(GP, 0); return v; },
+        write: (msr, lo, hi) => { if (!this.lapic.writeMsr(msr, lo, hi)) throw new CpuFault(GP, 0); },
+      });
+    }
+    const irq = (line: number, level: boolean) => {
+      this.pic.setIrq(line, level);
+      this.ioapic.setIrq(line === 0 ? 2 : line, level);
+    };
     this.pit = new Pit8254({ clock: this.clock, irq });
     this.cmos = new Cmos({ clock: this.clock, irq, memory: { below4G: this.ram.size } });
     this.kbc = new I8042({ irq, onReset: () => this.requestReset('keyboard controller reset (0xFE)') });
@@ -93,7 +127,12 @@ export class Machine {
       irqLine: irq, onDiskError: cfg.onDiskError,
       primary: { master: dk[0] ?? null, slave: dk[1] ?? null }, secondary: { master: dk[2] ?? null, slave: dk[3] ?? null },
     });
-    for (const d of [this.ide, this.pic, this.pit, this.cmos, this.kbc, this.vga, this.com1, this.post, this.debugcon, this.debugExit, this.sysctl]) d.register(this.io);
+    this.pci = createPciBus();
+    this.acpiPm = new AcpiPm({ clock: this.clock, base: 0x600, onSleep: () => this.cpu.halt('exit', 'the guest entered ACPI sleep state (power off)') });
+    this.fwcfg = new FwCfg({ ramSize: this.ram.size, cpus: 1, phys: this.bus });
+    const acpi = buildAcpiTables({ base: 0xe0000, pmBase: 0x600 });
+    this.bus.writeBytes(acpi.base, acpi.bytes);
+    for (const d of [this.pci, this.acpiPm, this.fwcfg, this.ide, this.pic, this.pit, this.cmos, this.kbc, this.vga, this.com1, this.post, this.debugcon, this.debugExit, this.sysctl]) d.register(this.io);
   }
 
   private requestReset(why: string): void { this.cpu.halt('reset', `the guest asked for a reset: ${why}`); }

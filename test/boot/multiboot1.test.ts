@@ -114,7 +114,7 @@ describe('multiboot v1: the information structure', () => {
     expect(mmapEntries(bus, st.ebx)).toEqual([
       { size: 20, base: 0, length: 0x9fc00, type: 1 },
       { size: 20, base: 0x9fc00, length: 0x400, type: 2 },
-      { size: 20, base: 0xf0000, length: 0x10000, type: 2 },
+      { size: 20, base: 0xe0000, length: 0x20000, type: 2 },
       { size: 20, base: 0x100000, length: 15 * MiB, type: 1 },
       { size: 20, base: 0xfec00000, length: 0xfee01000 - 0xfec00000, type: 2 },
     ]);

@@ -117,7 +117,7 @@ describe('multiboot2: the boot information', () => {
     expect(entries).toEqual([
       { base: 0, length: 0x9fc00, type: 1, zero: 0 },
       { base: 0x9fc00, length: 0x400, type: 2, zero: 0 },
-      { base: 0xf0000, length: 0x10000, type: 2, zero: 0 },
+      { base: 0xe0000, length: 0x20000, type: 2, zero: 0 },
       { base: 0x100000, length: 31 * MiB, type: 1, zero: 0 },
       { base: 0xfec00000, length: 0x201000, type: 2, zero: 0 },
     ]);
