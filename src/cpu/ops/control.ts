@@ -100,7 +100,17 @@ function call_far_mem(cpu: CPU, d: Insn): void { farMem(cpu, d, true); }
 function retf(cpu: CPU, d: Insn): void { farReturn(cpu, d.osize, d.row[1] === 'Iw' ? d.imm : 0); }
 function iretH(cpu: CPU, d: Insn): void { iret(cpu, d.osize); }
 
-export const controlHandlers = {
+/** BOUND: #BR (vector 5, a fault) when the signed index is outside [lower, upper] (SDM BOUND). */
+function bound(cpu: CPU, d: Insn): void {
+  const s = d.osize;
+  const la = memLin(cpu, d, s * 2, false);
+  const sx = (v: number) => (s === 2 ? (v << 16) >> 16 : v | 0);
+  const lower = sx(readLa(cpu, la, s)), upper = sx(readLa(cpu, la + s, s));
+  const idx = sx(cpu.getReg(d.reg, s));
+  if (idx < lower || idx > upper) throw new CpuFault(5);
+}
+
+export const controlHandlers = { bound,
   jcc, jmp, jmp_ev, call, call_ev, ret, loop, int, int3, into, int1,
   jmp_far_imm, call_far_imm, jmp_far_mem, call_far_mem, retf, iret: iretH,
 };

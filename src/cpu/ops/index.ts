@@ -10,11 +10,15 @@ import { shiftHandlers } from './shift.js';
 import { muldivHandlers } from './muldiv.js';
 import { bitHandlers } from './bits.js';
 import { bcdHandlers } from './bcd.js';
+import { sseHandlers } from './sse-index.js';
+import { systemHandlers } from './system.js';
+import { stringHandlers } from './string.js';
 
 /** The handler registry: a table row's handler is HANDLERS[opts.h ?? mnemonic]. */
 export const HANDLERS: Record<string, Handler> = {
   ...aluHandlers, ...dataHandlers, ...controlHandlers, ...stackHandlers, ...flagHandlers,
-  ...shiftHandlers, ...muldivHandlers, ...bitHandlers, ...bcdHandlers,
+  ...shiftHandlers, ...muldivHandlers, ...bitHandlers, ...bcdHandlers, ...systemHandlers, ...stringHandlers,
+  ...sseHandlers,
 } as Record<string, Handler>;
 
 export const undefinedOpcode: Handler = () => { throw new CpuFault(UD); };
