@@ -7,6 +7,8 @@ import { deliverFault, deliverChecked, EV_INTR, EV_NMI, EV_HW } from './exceptio
 import { CS, GP, IF, TF, RF } from './regs.js';
 import { execMatches } from './debugregs.js';
 import { fmtAddr } from './ops/index.js';
+import { compileBlock, JIT_ENABLED, JIT_THRESHOLD, compute, type CompiledBlock } from './jit.js';
+import { getCF } from './flags.js';
 
 /**
  * Decoded blocks and the run loop (DESIGN.md #3, #6). A block is a run of instructions in one
@@ -22,6 +24,9 @@ export class Block {
   /** Chaining (DESIGN.md #3): the two most recent successors by linear address, valid while the TLB epoch holds. */
   lin0 = NaN; next0: Block | null = null; epoch0 = -1;
   lin1 = NaN; next1: Block | null = null; epoch1 = -1;
+  /** Executions so far, and the compiled function once hot (jit.ts). */
+  hits = 0;
+  compiled: CompiledBlock | null = null;
   constructor(readonly insns: Insn[], readonly pa: number, readonly mode: number) {}
 }
 
@@ -195,6 +200,26 @@ export class Executor {
     const start = clock.icount;
     cpu.blockIcount = start;
     cpu.inBlock = true;
+    if (n === insns.length && JIT_ENABLED) {
+      if (b.compiled === null && ++b.hits === JIT_THRESHOLD) b.compiled = compileBlock(insns, getCF as (lf: unknown) => boolean);
+      const f = b.compiled;
+      if (f !== null) {
+        cpu.insnIdx = 0;
+        try {
+          i = f(cpu, insns, cpu.lo, cpu.hi, compute);
+        } catch (e) {
+          cpu.inBlock = false;
+          clock.icount = start + cpu.insnIdx;
+          this.prev = null;
+          if (e instanceof CpuFault) { this.fault(e); return; }
+          throw e;
+        }
+        cpu.inBlock = false;
+        clock.icount = start + i;
+        if (i !== insns.length) this.prev = null;
+        return;
+      }
+    }
     try {
       for (; i < n; i++) {
         const d = insns[i];

@@ -1,0 +1,100 @@
+import type { CPU } from './cpu.js';
+import type { Insn } from './insn.js';
+import { I_LOCK } from './insn.js';
+import { compute } from './ops/alu.js';
+import { LF_ADD, LF_SUB, LF_LOGIC } from './flags.js';
+
+/**
+ * Hot-block compiler (DESIGN.md #3, "Speed on V8"): a block that ran often becomes one
+ * JavaScript function (`new Function`). Register-only instructions that cannot fault are
+ * inlined; every other instruction calls its handler exactly as the interpreter does, with RIP,
+ * the next RIP and the instruction index set first, so faults, device timing (syncClock) and
+ * branches behave identically. The function returns how many instructions retired.
+ * VMXRAY_JIT=0 turns compilation off (for comparing behaviour).
+ */
+export type CompiledBlock = (cpu: CPU, d: Insn[], lo: Int32Array, hi: Int32Array, compute: typeof import('./ops/alu.js').compute) => number;
+
+export const JIT_ENABLED = process.env.VMXRAY_JIT !== '0';
+export const JIT_THRESHOLD = 16;
+
+const LFK = [LF_ADD, LF_LOGIC, -1, -1, LF_LOGIC, LF_SUB, LF_LOGIC, LF_SUB];
+const OPEXPR = ['(x + y) | 0', 'x | y', '', '', 'x & y', '(x - y) | 0', 'x ^ y', '(x - y) | 0'];
+
+function handlerName(d: Insn): string { return d.row[4]?.h ?? d.row[2]; }
+
+/** JavaScript for an instruction that cannot fault and touches only registers and flags, or null. */
+function inline(d: Insn): string | null {
+  if (d.flags & I_LOCK) return null;
+  const name = handlerName(d), s = d.osize;
+  switch (name) {
+    case 'mov_eg': case 'mov_ge': {
+      if (d.rm < 0 || d.rm >= 16 || d.reg >= 16) return null;
+      const [dst, src] = name === 'mov_eg' ? [d.rm, d.reg] : [d.reg, d.rm];
+      if (s === 8) return `lo[${dst}] = lo[${src}]; hi[${dst}] = hi[${src}];`;
+      if (s === 4) return `lo[${dst}] = lo[${src}]; hi[${dst}] = 0;`;
+      return null;
+    }
+    case 'mov_zi':
+      if (d.reg >= 16) return null;
+      if (s === 8) return `lo[${d.reg}] = ${d.imm | 0}; hi[${d.reg}] = ${d.immHi | 0};`;
+      if (s === 4) return `lo[${d.reg}] = ${d.imm | 0}; hi[${d.reg}] = 0;`;
+      return null;
+    case 'alu_eg': case 'alu_ge': case 'alu_ei': case 'alu_ai': {
+      const op = d.op;
+      if (LFK[op] < 0) return null;
+      let dst: number, src: string;
+      if (name === 'alu_ai') { dst = 0; src = `${d.imm | 0}`; }
+      else {
+        if (d.rm < 0 || d.rm >= 16) return null;
+        if (name === 'alu_eg') { dst = d.rm; src = d.reg >= 16 ? '' : `lo[${d.reg}]`; }
+        else if (name === 'alu_ge') { dst = d.reg; src = `lo[${d.rm}]`; }
+        else { dst = d.rm; src = `${d.imm | 0}`; }
+        if (!src || dst >= 16) return null;
+      }
+      const store = op !== 7;
+      if (s === 4) {
+        return `{ const x = lo[${dst}], y = ${src}, r = ${OPEXPR[op]}; lf.op = ${LFK[op]}; lf.size = 4; lf.a = x; lf.b = y; lf.res = r;` +
+          (store ? ` lo[${dst}] = r; hi[${dst}] = 0;` : '') + ' }';
+      }
+      if (s === 8) {
+        const yh = name === 'alu_eg' ? `hi[${d.reg}]` : name === 'alu_ge' ? `hi[${d.rm}]` : `${d.immHi | 0}`;
+        return `{ const r = compute(cpu, ${op}, 8, lo[${dst}], hi[${dst}], ${src}, ${yh});` + (store ? ` lo[${dst}] = r; hi[${dst}] = cpu.vhi;` : '') + ' }';
+      }
+      return null;
+    }
+    case 'test_eg':
+      if (d.rm < 0 || d.rm >= 16 || d.reg >= 16 || s !== 4) return null;
+      return `{ const x = lo[${d.rm}], y = lo[${d.reg}]; lf.op = ${LF_LOGIC}; lf.size = 4; lf.a = x; lf.b = y; lf.res = x & y; }`;
+    case 'inc': case 'dec': case 'inc_z': case 'dec_z': {
+      const r = name.endsWith('_z') ? d.reg : d.rm;
+      if (r < 0 || r >= 16 || s !== 4) return null;
+      const dec = name.startsWith('dec');
+      // INC/DEC keep CF: record it as the carry-in (flags.ts LF_INC/LF_DEC)
+      return `{ const c = getCF(lf) ? 1 : 0, x = lo[${r}], v = (x ${dec ? '-' : '+'} 1) | 0; lf.op = ${dec ? 7 : 6}; lf.size = 4; lf.a = x; lf.aHi = 0; lf.b = 1; lf.bHi = 0; lf.res = v; lf.resHi = 0; lf.cin = c; lo[${r}] = v; hi[${r}] = 0; }`;
+    }
+  }
+  return null;
+}
+
+/** Compile a block; returns null if nothing would be gained (no instruction inlined and ≤ 2 instructions). */
+export function compileBlock(insns: Insn[], getCF: (lf: unknown) => boolean): CompiledBlock | null {
+  const parts: string[] = ['const lf = cpu.lf; const r0 = cpu.rip;'];
+  let inlined = 0;
+  const n = insns.length;
+  for (let k = 0; k < n; k++) {
+    const d = insns[k];
+    const off = d.off, next = d.off + d.len;
+    const code = inline(d);
+    if (code !== null) { parts.push(code); inlined++; continue; }
+    parts.push(`cpu.insnIdx = ${k}; cpu.rip = r0 + ${off}; cpu.nip = r0 + ${next}; d[${k}].fn(cpu, d[${k}]);`);
+    if (k < n - 1) parts.push(`if (cpu.nip !== r0 + ${next} || cpu.codeDirty) { cpu.rip = cpu.nip; return ${k + 1}; }`);
+    else parts.push(`cpu.rip = cpu.nip; return ${n};`);
+  }
+  const last = insns[n - 1];
+  if (inline(last) !== null) parts.push(`cpu.rip = r0 + ${last.off + last.len}; return ${n};`);
+  if (inlined === 0 && n <= 2) return null;
+  const body = parts.join('\n');
+  const factory = new Function('getCF', `return function block(cpu, d, lo, hi, compute) {\n${body}\n};`);
+  return factory(getCF) as CompiledBlock;
+}
+export { compute };
