@@ -6,6 +6,7 @@ import { BootError, type BootModule } from '../boot/index.js';
 import { openDisk, DiskError, type BlockDevice } from '../disk/index.js';
 import { parseDrive, parseMemory, UsageError } from './drive.js';
 import { openSink, type Sink } from './console.js';
+import { fmtAddr } from '../cpu/ops/index.js';
 
 /** `vmxray run`: boot a multiboot kernel on the emulated PC. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -15,6 +16,7 @@ export interface RunArgs {
   kernel?: string; initrd?: string[]; module?: string[]; append?: string; m?: string | number;
   drive?: string[]; diskWrite?: boolean; serial?: string; debugcon?: string; display?: string;
   maxInstructions?: number; timeout?: number; ips?: number; startDate?: string; quiet?: boolean;
+  traceExceptions?: boolean;
 }
 
 function readFile(path: string, what: string): Uint8Array {
@@ -90,6 +92,13 @@ export async function runCommand(a: RunArgs): Promise<number> {
     throw e;
   }
   const { machine, sinks, kernelPath } = composed;
+  if (a.traceExceptions) {
+    const kinds = ['exception', 'interrupt', 'INT n', 'INT3/INTO', 'NMI', 'INT1'];
+    machine.cpu.onEvent = (v, code, kind, rip) => {
+      if (kind === 1) return; // external interrupts are too many to print
+      process.stderr.write(`vmxray: [${machine.clock.icount}] ${kinds[kind]} vector ${v}${code >= 0 ? ` code 0x${code.toString(16)}` : ''} at ${fmtAddr(rip)}${v === 14 ? ` cr2 ${fmtAddr(machine.cpu.cr2)}` : ''}\n`);
+    };
+  }
   let quitting = false;
   const detach = attachKeyboard(machine, () => { quitting = true; });
   const t0 = Date.now();

@@ -79,6 +79,8 @@ export class CPU {
   intc: InterruptController | null = null;
   /** Set when the machine must stop (unsupported instruction, triple fault, ...). */
   stop: MachineStop | null = null;
+  /** Observer of every event delivered through the IDT/IVT (exceptions, interrupts, INT n): kind per exceptions.ts EV_*. */
+  onEvent: ((vector: number, code: number, kind: number, rip: number) => void) | null = null;
   /** Called on events the machine wants to know about (shutdown, hlt, ...). */
   onShutdown: ((why: string) => void) | null = null;
 

@@ -59,6 +59,7 @@ function pushesCode(vector: number): boolean {
 /** Deliver one event through the IVT/IDT. `code` < 0: no error code. `ret`: the RIP to save. */
 export function deliver(cpu: CPU, vector: number, code: number, kind: number, ret: number): void {
   cpu.halted = false;
+  if (cpu.onEvent) cpu.onEvent(vector, code, kind, ret);
   const ext = kind === EV_HW || kind === EV_INTR || kind === EV_NMI || kind === EV_ICEBP ? 1 : 0;
   const hasCode = kind === EV_HW && code >= 0 && pushesCode(vector);
   if (cpu.mode === MODE_REAL) return deliverReal(cpu, vector, ret);
