@@ -1,7 +1,8 @@
 import type { CPU } from '../cpu.js';
 import type { Insn, Handler } from '../insn.js';
 import { LF_ADD, LF_SUB, LF_LOGIC } from '../flags.js';
-import { DS } from '../regs.js';
+import { DS, SS, SS_ } from '../regs.js';
+import { CpuFault } from '../fault.js';
 
 /**
  * Decode-time specialisation of the hottest forms (DESIGN.md "Speed on V8"): the decoder asks
@@ -36,10 +37,15 @@ function alu32(op: number, dst: number, src: number, useImm: boolean): Handler {
   };
 }
 
-/** [base + disp] in 64-bit mode through DS (flat; blocks are cached per decoder mode, so this
- *  handler only ever runs in 64-bit mode). SS-based forms stay generic: they fault with #SS. */
+/** [base + disp] in 64-bit mode through DS or SS (flat; blocks are cached per decoder mode, so
+ *  these handlers only ever run in 64-bit mode). */
 function simple64(d: Insn): boolean {
-  return d.rm < 0 && d.asize === 8 && d.base >= 0 && d.index < 0 && d.seg === DS;
+  return d.rm < 0 && d.asize === 8 && d.base >= 0 && d.index < 0 && (d.seg === DS || d.seg === SS);
+}
+/** A non-canonical stack reference is #SS(0) (the generic path: CPU.linear). */
+function ssCheck(la: number): number {
+  if (la >= 140737488355328 || la < -140737488355328) throw new CpuFault(SS_, 0);
+  return la;
 }
 
 export function specialize(name: string, d: Insn): Handler | null {
@@ -62,6 +68,16 @@ export function specialize(name: string, d: Insn): Handler | null {
       }
       if (!simple64(d) || (s !== 4 && s !== 8)) return null;
       const base = d.base, disp = d.disp, r = d.reg;
+      if (d.seg === SS) {
+        if (dstIsE) {
+          return s === 8
+            ? (cpu: CPU) => { cpu.wr64(ssCheck(cpu.hi[base] * TWO32 + (cpu.lo[base] >>> 0) + disp), cpu.lo[r], cpu.hi[r]); }
+            : (cpu: CPU) => { cpu.wr32(ssCheck(cpu.hi[base] * TWO32 + (cpu.lo[base] >>> 0) + disp), cpu.lo[r]); };
+        }
+        return s === 8
+          ? (cpu: CPU) => { cpu.lo[r] = cpu.rd64(ssCheck(cpu.hi[base] * TWO32 + (cpu.lo[base] >>> 0) + disp)); cpu.hi[r] = cpu.vhi; }
+          : (cpu: CPU) => { cpu.lo[r] = cpu.rd32(ssCheck(cpu.hi[base] * TWO32 + (cpu.lo[base] >>> 0) + disp)); cpu.hi[r] = 0; };
+      }
       if (dstIsE) {
         return s === 8
           ? (cpu: CPU) => { cpu.wr64(cpu.hi[base] * TWO32 + (cpu.lo[base] >>> 0) + disp, cpu.lo[r], cpu.hi[r]); }

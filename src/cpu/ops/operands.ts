@@ -31,6 +31,17 @@ export function ea(cpu: CPU, d: Insn): number {
   let a = d.disp;
   const base = d.base, index = d.index;
   if (d.asize === 8) {
+    // Fast: a double sum is exact while every term is below 2^52 in magnitude (the signed form of
+    // any canonical address is); otherwise compute exactly in halves.
+    if (base >= 0) {
+      const b = cpu.hi[base] * TWO32 + (cpu.lo[base] >>> 0);
+      if (index < 0) {
+        if (b < 4503599627370496 && b > -4503599627370496) return b + a;
+      } else {
+        const x = cpu.hi[index] * TWO32 + (cpu.lo[index] >>> 0);
+        if (b < 4503599627370496 && b > -4503599627370496 && x < 281474976710656 && x > -281474976710656) return b + x * (1 << d.scale) + a;
+      }
+    }
     const lo = ea64(cpu, d);
     return cpu.vhi * TWO32 + lo;
   }
