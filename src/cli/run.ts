@@ -35,7 +35,9 @@ export function composeMachine(a: RunArgs): { machine: Machine; sinks: Sink[]; d
     disks[d.index] = openDisk(d.file, { format: d.format, write: d.write || !!a.diskWrite });
     while (next < 4 && disks[next]) next++;
   }
-  const debugSink = openSink(a.debugcon ?? 'stdio', '-debugcon');
+  // The demo on a terminal shows its VGA screen (in colour) rather than the same text from port 0xE9.
+  const demoOnTty = !a.kernel && process.stdout.isTTY;
+  const debugSink = openSink(a.debugcon ?? (demoOnTty ? 'none' : 'stdio'), '-debugcon');
   const serialSink = openSink(a.serial ?? 'none', '-serial');
   const machine = new Machine({
     memory: a.m !== undefined ? parseMemory(a.m) : 32 * 1024 * 1024,
@@ -110,8 +112,8 @@ export async function runCommand(a: RunArgs): Promise<number> {
     });
   } finally { detach(); for (const s of sinks) s.close(); }
   const secs = (Date.now() - t0) / 1000;
-  const show = a.display ?? (a.kernel ? 'none' : 'vga');
-  if (show === 'vga') process.stdout.write('\n' + machine.vga.renderAnsi() + '\n');
+  const show = a.display ?? (!a.kernel && process.stdout.isTTY ? 'vga' : 'none');
+  if (show === 'vga') process.stdout.write(machine.vga.renderAnsi({ inline: true }) + '\n');
   if (!a.quiet) {
     const mips = r.instructions / Math.max(secs, 1e-3) / 1e6;
     process.stderr.write(`\nvmxray: ${basename(kernelPath)}: ${r.message} — ${r.instructions.toLocaleString('en')} instructions in ${secs.toFixed(2)} s (${mips.toFixed(1)} MIPS)\n`);

@@ -158,10 +158,21 @@ export class VgaText implements PortDevice {
    * attribute mode control register disables blinking), then the cursor moved to its place and
    * shown or hidden.
    */
-  renderAnsi(): string {
-    const { cols, rows, bytes } = this.cells();
+  /**
+   * The screen as ANSI text. Default: a full-screen frame (cursor home first, hardware cursor
+   * placed last). `inline`: for printing into a scrolling terminal — no cursor movement, and
+   * trailing blank rows left out.
+   */
+  renderAnsi(opts: { inline?: boolean } = {}): string {
+    const cells = this.cells();
+    const { cols, bytes } = cells;
+    let rows = cells.rows;
+    if (opts.inline) {
+      const blankRow = (r: number) => { for (let c = 0; c < cols; c++) { const ch = bytes[(r * cols + c) * 2]; if (ch !== 0x20 && ch !== 0) return false; } return true; };
+      while (rows > 0 && blankRow(rows - 1)) rows--;
+    }
     const blink = (this.attr[0x10] & 0x08) !== 0;
-    let s = '\x1b[?25l\x1b[H';
+    let s = opts.inline ? '' : '\x1b[?25l\x1b[H';
     let cur = -1;
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
@@ -180,6 +191,7 @@ export class VgaText implements PortDevice {
       cur = -1;
       if (r < rows - 1) s += '\r\n';
     }
+    if (opts.inline) return s;
     const { row, col, visible } = this.cursor();
     if (visible) s += `\x1b[${row + 1};${col + 1}H\x1b[?25h`;
     return s;
