@@ -49,6 +49,8 @@ export class CPU {
   cr4 = 0;
   efer = 0;
   xcr0 = 1;
+  /** CR8: task-priority register (bits 3:0). The local APIC's TPR is separate (a documented simplification). */
+  cr8 = 0;
   readonly dr = new Float64Array(8);
   /** RFLAGS bits other than OSZAPC (bit 1 always reads as 1). */
   eflags = 0;
@@ -126,7 +128,7 @@ export class CPU {
     this.segSel[LDTR] = 0; this.segBase[LDTR] = 0; this.segLimit[LDTR] = 0xffff; this.segAr[LDTR] = 0x82;
     this.segSel[TR] = 0; this.segBase[TR] = 0; this.segLimit[TR] = 0xffff; this.segAr[TR] = 0x8b;
     this.gdtBase = 0; this.gdtLimit = 0xffff; this.idtBase = 0; this.idtLimit = 0xffff;
-    this.cr0 = 0x60000010; this.cr2 = 0; this.cr3 = 0; this.cr4 = 0; this.efer = 0; this.xcr0 = 1;
+    this.cr0 = 0x60000010; this.cr2 = 0; this.cr3 = 0; this.cr4 = 0; this.efer = 0; this.xcr0 = 1; this.cr8 = 0;
     this.dr.fill(0); this.dr[6] = 0xffff0ff0; this.dr[7] = 0x400;
     this.eflags = 0; setArith(this.lf, 0);
     this.rip = 0xfff0; this.nip = 0xfff0;
@@ -146,7 +148,8 @@ export class CPU {
     else if (this.eflags & VM) { this.mode = MODE_V86; this.cpl = 3; }
     else if (this.efer & EFER_LMA) { this.mode = csAr & AR_L ? MODE_LONG : MODE_COMPAT; this.cpl = arDpl(this.segAr[SS]) ; }
     else { this.mode = MODE_PROT; this.cpl = arDpl(this.segAr[SS]); }
-    if (this.mode === MODE_PROT || this.mode === MODE_COMPAT || this.mode === MODE_LONG) this.cpl = this.segSel[CS] & 3;
+    // CPL is SS.DPL (as the VMCS guest state defines it); it equals CS.RPL except in the window
+    // after CR0.PE is set from real mode and before CS is reloaded, where it stays 0.
     this.decMode = this.mode === MODE_LONG ? DEC64 : (this.mode !== MODE_REAL && this.mode !== MODE_V86 && (csAr & AR_DB)) ? DEC32 : DEC16;
     this.stackSize = this.mode === MODE_LONG ? 8 : (this.mode !== MODE_REAL && this.mode !== MODE_V86 && (this.segAr[SS] & AR_DB)) ? 4 : 2;
     const u = this.cpl === 3 ? 1 : 0;

@@ -5,7 +5,7 @@ import { VirtualClock } from '../machine/clock.js';
 import { CPU } from './cpu.js';
 import { decode } from './decoder.js';
 import { CpuFault } from './fault.js';
-import { CS, SS, DS, ES, FS, GS, CR0_PE, CR0_PG, CR0_WP, CR0_NE, CR0_MP, CR4_PAE, CR4_OSFXSR, CR4_OSXMMEXCPT, EFER_LME, EFER_LMA, EFER_NXE, EFER_SCE } from './regs.js';
+import { CS, SS, DS, ES, FS, GS, TR, CR0_PE, CR0_PG, CR0_WP, CR0_NE, CR0_MP, CR4_PAE, CR4_OSFXSR, CR4_OSXMMEXCPT, EFER_LME, EFER_LMA, EFER_NXE, EFER_SCE } from './regs.js';
 import { CODE_ADDR, DATA_ADDR, DATA_SIZE, type SnippetState, type SnippetResult } from './snippet-types.js';
 
 /**
@@ -23,13 +23,16 @@ function machine(): { cpu: CPU; bus: PhysBus } {
   const ram = new Ram(CODE_ADDR + 0x200000);
   const bus = new PhysBus(ram);
   const cpu = new CPU(bus, new PortBus(), new VirtualClock());
-  // 4-level paging: PML4[0] → PDPT; PDPT[0] → PD for 0..1 GiB; 2 MiB pages for both windows (U=1, W=1)
+  // 4-level paging: 4 KiB user pages mapping exactly the code page and the data window (U=1, W=1,
+  // A=D=1), so an access just past the window faults as it does natively.
   const pml4 = PT_BASE, pdpt = PT_BASE + 0x1000, pd = PT_BASE + 0x2000;
   bus.write32(pml4, pdpt | 7);
   bus.write32(pdpt, pd | 7);
-  for (const a of [DATA_ADDR, CODE_ADDR]) {
-    const i = Math.floor(a / 0x200000);
-    bus.write32(pd + i * 8, a | 0x87 | 0x60);
+  let pt = PT_BASE + 0x3000;
+  for (const [a, len] of [[DATA_ADDR, DATA_SIZE], [CODE_ADDR, 0x1000]]) {
+    bus.write32(pd + Math.floor(a / 0x200000) * 8, pt | 7);
+    for (let off = 0; off < len; off += 0x1000) bus.write32(pt + ((a + off) >>> 12 & 0x1ff) * 8, (a + off) | 0x67);
+    pt += 0x1000;
   }
   shared = { cpu, bus };
   return shared;
@@ -45,9 +48,14 @@ function setup(cpu: CPU): void {
   cpu.segSel[CS] = 0x33; cpu.segBase[CS] = 0; cpu.segLimit[CS] = 0xffffffff; cpu.segAr[CS] = 0xa0fb;
   for (const s of [SS, DS, ES]) { cpu.segSel[s] = 0x2b; cpu.segBase[s] = 0; cpu.segLimit[s] = 0xffffffff; cpu.segAr[s] = 0xc0f3; }
   for (const s of [FS, GS]) { cpu.segSel[s] = 0; cpu.segBase[s] = 0; cpu.segLimit[s] = 0xffffffff; cpu.segAr[s] = 0x10000; }
+  // No usable TSS: an I/O-permission check finds TR.limit < 0x67 and raises #GP without reading memory.
+  cpu.segLimit[TR] = 0;
   cpu.updateMode();
   cpu.flushTlb();
 }
+
+/** A software interrupt or trap (INT3, INTO, INT n, INT1) is reported with RIP after the instruction, as natively. */
+class SnippetTrap { constructor(readonly vector: number, readonly rip: number) {} }
 
 const big = (lo: number, hi: number) => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
@@ -74,16 +82,17 @@ export function runSnippet(code: Uint8Array, state: SnippetState): SnippetResult
   const ripN = Number(BigInt.asIntN(64, state.rip));
   cpu.rip = ripN;
   let exception: number | undefined;
+  cpu.onEvent = (vector, _code, _kind, ret) => { throw new SnippetTrap(vector, ret); };
   try {
     const d = decode(i => cpu.fetch8(ripN + i), cpu.decMode);
     cpu.nip = ripN + d.len;
     d.fn(cpu, d);
     cpu.rip = cpu.nip;
   } catch (e) {
-    if (!(e instanceof CpuFault)) throw e;
-    exception = e.vector;
-    cpu.rip = ripN;
-  }
+    if (e instanceof SnippetTrap) { exception = e.vector; cpu.rip = e.rip; }
+    else if (e instanceof CpuFault) { exception = e.vector; cpu.rip = ripN; }
+    else throw e;
+  } finally { cpu.onEvent = null; }
   if (cpu.stop) throw new Error(cpu.stop.message);
   const gpr: bigint[] = [];
   for (let r = 0; r < 16; r++) gpr.push(big(cpu.lo[r], cpu.hi[r]));
