@@ -1,8 +1,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { createConnection } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { UsageError } from './drive.js';
 
-/** A byte sink for -serial / -debugcon: stdio, file:PATH, tcp:HOST:PORT, or none. */
+/** A byte sink for -serial / -debugcon: stdio, file:PATH, tcp:HOST:PORT (connect), tcp:[HOST]:PORT,server (listen), or none. */
 export interface Sink { write(byte: number): void; close(): void; input?: (fn: (data: Buffer) => void) => void }
 
 export function openSink(spec: string, what: string): Sink {
@@ -16,6 +16,26 @@ export function openSink(spec: string, what: string): Sink {
   if (spec.startsWith('file:')) {
     const ws: WriteStream = createWriteStream(spec.slice(5));
     return { write(b) { ws.write(Buffer.from([b])); }, close() { ws.end(); } };
+  }
+  const server = /^tcp:([^:]*):(\d+),server(?:,nowait)?$/.exec(spec);
+  if (server) {
+    // QEMU's tcp::PORT,server: listen (on 127.0.0.1 unless a host is named) and talk to one client.
+    let client: import('node:net').Socket | null = null;
+    const pending: number[] = [];
+    let onInput: ((d: Buffer) => void) | null = null;
+    const srv = createServer(sock => {
+      client?.destroy(); client = sock;
+      if (pending.length) { sock.write(Buffer.from(pending)); pending.length = 0; }
+      sock.on('data', d => onInput?.(d));
+      sock.on('error', () => {});
+    });
+    srv.listen(Number(server[2]), server[1] || '127.0.0.1');
+    srv.on('error', e => process.stderr.write(`vmxray: ${what} ${spec}: ${e.message}\n`));
+    return {
+      write(b) { if (client) client.write(Buffer.from([b])); else if (pending.length < 1 << 20) pending.push(b); },
+      close() { client?.end(); srv.close(); },
+      input(fn) { onInput = fn; },
+    };
   }
   const tcp = /^tcp:([^:]*):(\d+)$/.exec(spec);
   if (tcp) {

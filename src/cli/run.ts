@@ -37,7 +37,8 @@ export function composeMachine(a: RunArgs): { machine: Machine; sinks: Sink[]; d
   }
   // The demo on a terminal shows its VGA screen (in colour) rather than the same text from port 0xE9.
   const demoOnTty = !a.kernel && process.stdout.isTTY;
-  const debugSink = openSink(a.debugcon ?? (demoOnTty ? 'none' : 'stdio'), '-debugcon');
+  const liveVga = a.display === 'vga' && process.stdout.isTTY;
+  const debugSink = openSink(a.debugcon ?? (demoOnTty || liveVga ? 'none' : 'stdio'), '-debugcon');
   const serialSink = openSink(a.serial ?? 'none', '-serial');
   const machine = new Machine({
     memory: a.m !== undefined ? parseMemory(a.m) : 32 * 1024 * 1024,
@@ -102,17 +103,32 @@ export async function runCommand(a: RunArgs): Promise<number> {
     };
   }
   let quitting = false;
+  const live = a.display === 'vga' && process.stdout.isTTY;
+  let lastFrame = '', lastDraw = 0;
+  if (live) process.stdout.write('\x1b[2J');
   const detach = attachKeyboard(machine, () => { quitting = true; });
   const t0 = Date.now();
   let r: RunResult;
   try {
     r = await machine.run({
       maxInstructions: a.maxInstructions, timeoutMs: a.timeout ? a.timeout * 1000 : undefined,
-      onSlice: () => { if (quitting) machine.cpu.halt('paused', 'quit from the terminal (Ctrl-A x)'); },
+      onSlice: () => {
+        if (quitting) machine.cpu.halt('paused', 'quit from the terminal (Ctrl-A x)');
+        if (live) {
+          // -display vga on a terminal: redraw the text screen when it changed (at most every 50 ms)
+          const now = Date.now();
+          if (now - lastDraw > 50) {
+            const frame = machine.vga.renderAnsi();
+            if (frame !== lastFrame) { process.stdout.write(frame); lastFrame = frame; }
+            lastDraw = now;
+          }
+        }
+      },
     });
   } finally { detach(); for (const s of sinks) s.close(); }
   const secs = (Date.now() - t0) / 1000;
   const show = a.display ?? (!a.kernel && process.stdout.isTTY ? 'vga' : 'none');
+  if (live) process.stdout.write('\x1b[2J\x1b[H\x1b[?25h');
   if (show === 'vga') process.stdout.write(machine.vga.renderAnsi({ inline: true }) + '\n');
   if (!a.quiet) {
     const mips = r.instructions / Math.max(secs, 1e-3) / 1e6;
