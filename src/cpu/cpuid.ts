@@ -31,7 +31,7 @@ export const FEATURES = {
   pcid: true,
   invpcid: true,
   /** SSE4.2 (CPUID.1:ECX[20]) is reported only if the SSE engineer implements it. */
-  sse42: false,
+  sse42: true,
 } as const;
 
 // ---- leaf 1 bits

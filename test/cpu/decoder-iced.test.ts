@@ -16,7 +16,7 @@ const CASES = Number(process.env.VMXRAY_ICED_CASES ?? 35_000);
 /** CPUID features of vmxray's CPU model (keep in step with src/cpu/cpuid.ts). */
 const MODEL = new Set<number>([
   'INTEL8086', 'INTEL186', 'INTEL286_ONLY', 'INTEL286', 'INTEL386', 'INTEL486', 'X64', 'CMOV', 'CX8', 'CMPXCHG16B', 'CPUID', 'FPU', 'FPU287',
-  'FPU387', 'FXSR', 'MSR', 'TSC', 'RDTSCP', 'SEP', 'SYSCALL', 'SSE', 'SSE2', 'SSE3', 'SSSE3', 'SSE4_1', 'POPCNT', 'LZCNT',
+  'FPU387', 'FXSR', 'MSR', 'TSC', 'RDTSCP', 'SEP', 'SYSCALL', 'SSE', 'SSE2', 'SSE3', 'SSSE3', 'SSE4_1', 'SSE4_2', 'POPCNT', 'LZCNT',
   'SMAP', 'ADX', 'PAUSE', 'MULTIBYTENOP', 'CLFSH', 'INVPCID', 'PREFETCHW', 'RDPMC', 'XSAVE', 'MONITOR',
 ].map(n => (CpuidFeature as unknown as Record<string, number>)[n]));
 /** BMI1 is in the model for TZCNT only (the VEX-encoded BMI1 instructions are not). */
