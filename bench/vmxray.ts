@@ -1,0 +1,32 @@
+/**
+ * One benchmark run on vmxray through the Machine API: boot bench.elf with
+ * `-append "<workload> <iterations>"`, run until the guest writes to isa-debug-exit, and time
+ * only the run (not the machine's construction or the kernel load).
+ */
+import { Machine } from '../src/machine/machine.js';
+import { parseChecksum, type Workload } from './workloads.js';
+
+export interface VmxrayRun {
+  iterations: number;
+  /** Retired instructions, m.clock.icount (includes the kernel's ~40 k-instruction setup). */
+  instructions: number;
+  seconds: number;
+  /** 'exit' when the kernel finished; anything else is a failure (message says why). */
+  reason: string;
+  message: string;
+  checksum: string | null;
+}
+
+export function runVmxray(image: Uint8Array, w: Workload, iterations: number): VmxrayRun {
+  const m = new Machine({ memory: 32 * 1024 * 1024 });
+  m.boot(image, { cmdline: `${w.name} ${iterations}` });
+  // generous cap: a kernel that never exits must not hang the benchmark
+  const cap = iterations * w.insnsPerIter * 4 + 10_000_000;
+  const t0 = process.hrtime.bigint();
+  const r = m.runFor(cap);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return {
+    iterations, instructions: m.clock.icount, seconds,
+    reason: r.reason, message: r.message, checksum: parseChecksum(m.debugLog),
+  };
+}
