@@ -111,7 +111,7 @@ function build(): void {
     const fn = HANDLERS[opts.h ?? mnemonic] ?? unimplemented(mnemonic);
     const c: Cand = {
       row, fn, prefix, ext, exact, modClass, w: opts.w ?? -1, i64: !!opts.i64, o64: !!opts.o64, d64: !!opts.d64, f64: !!opts.f64,
-      modrm, forceReg, plusR, noRexB: !plusR && map === 0 && bytes[0] === 0x90, imms, sizes, byteRm, byteReg,
+      modrm, forceReg, plusR, noRexB: !plusR && map === 0 && bytes[0] === 0x90 && prefix === -1, imms, sizes, byteRm, byteReg,  // (F3 REX.B 90 is still PAUSE)
       lock: !!opts.lock, end: !!opts.end, op: opts.op ?? 0, regOk,
       spec: (exact >= 0 ? 16 : 0) + (ext >= 0 ? 8 : 0) + (prefix !== -1 ? 4 : 0) + (modClass ? 2 : 0) + ((opts.w ?? -1) >= 0 ? 1 : 0),
     };
