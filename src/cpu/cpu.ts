@@ -104,7 +104,9 @@ export class CPU {
   blockIcount = 0;
   insnIdx = 0;
   inBlock = false;
-  syncClock(): void { if (this.inBlock) this.clock.icount = this.blockIcount + this.insnIdx; }
+  /** Set by every port/MMIO access (a compiled self-loop returns to the run loop after one). */
+  ioHappened = false;
+  syncClock(): void { this.ioHappened = true; if (this.inBlock) this.clock.icount = this.blockIcount + this.insnIdx; }
   drExec = false;
   drData = false;
   pendingDb = 0;

@@ -205,18 +205,19 @@ export class Executor {
       const f = b.compiled;
       if (f !== null) {
         cpu.insnIdx = 0;
+        cpu.ioHappened = false;
         try {
-          i = f(cpu, insns, cpu.lo, cpu.hi, compute);
+          i = f(cpu, insns, cpu.lo, cpu.hi, compute, budget);
         } catch (e) {
           cpu.inBlock = false;
-          clock.icount = start + cpu.insnIdx;
+          clock.icount = cpu.blockIcount + cpu.insnIdx;
           this.prev = null;
           if (e instanceof CpuFault) { this.fault(e); return; }
           throw e;
         }
         cpu.inBlock = false;
         clock.icount = start + i;
-        if (i !== insns.length) this.prev = null;
+        if (i % insns.length !== 0) this.prev = null;
         return;
       }
     }

@@ -12,7 +12,7 @@ import { LF_ADD, LF_SUB, LF_LOGIC } from './flags.js';
  * branches behave identically. The function returns how many instructions retired.
  * VMXRAY_JIT=0 turns compilation off (for comparing behaviour).
  */
-export type CompiledBlock = (cpu: CPU, d: Insn[], lo: Int32Array, hi: Int32Array, compute: typeof import('./ops/alu.js').compute) => number;
+export type CompiledBlock = (cpu: CPU, d: Insn[], lo: Int32Array, hi: Int32Array, compute: typeof import('./ops/alu.js').compute, budget: number) => number;
 
 export const JIT_ENABLED = process.env.VMXRAY_JIT !== '0';
 export const JIT_THRESHOLD = 16;
@@ -76,9 +76,22 @@ function inline(d: Insn): string | null {
   return null;
 }
 
-/** Compile a block; returns null if nothing would be gained (no instruction inlined and ≤ 2 instructions). */
+/** Is this block a loop onto itself (last instruction a relative JMP/Jcc to the block start)? */
+function selfLoop(insns: Insn[]): boolean {
+  const last = insns[insns.length - 1];
+  const name = handlerName(last);
+  return (name === 'jcc' || name === 'jmp') && last.off + last.len + last.imm === 0;
+}
+
+/**
+ * Compile a block; returns null if nothing would be gained (no instruction inlined and ≤ 2 instructions).
+ * A block that jumps back to its own start keeps looping inside the function while the budget
+ * allows and nothing happened that the run loop must see between blocks (a port or MMIO access,
+ * a write to decoded code, leaving the block); the budget already ends at the next device
+ * deadline, so interrupts arrive at the same instruction count as without the loop.
+ */
 export function compileBlock(insns: Insn[], getCF: (lf: unknown) => boolean): CompiledBlock | null {
-  const parts: string[] = ['const lf = cpu.lf; const r0 = cpu.rip;'];
+  const parts: string[] = ['const lf = cpu.lf; const r0 = cpu.rip; let t = 0;', 'for (;;) {'];
   let inlined = 0;
   const n = insns.length;
   for (let k = 0; k < n; k++) {
@@ -87,14 +100,20 @@ export function compileBlock(insns: Insn[], getCF: (lf: unknown) => boolean): Co
     const code = inline(d);
     if (code !== null) { parts.push(code); inlined++; continue; }
     parts.push(`cpu.insnIdx = ${k}; cpu.rip = r0 + ${off}; cpu.nip = r0 + ${next}; d[${k}].fn(cpu, d[${k}]);`);
-    if (k < n - 1) parts.push(`if (cpu.nip !== r0 + ${next} || cpu.codeDirty) { cpu.rip = cpu.nip; return ${k + 1}; }`);
-    else parts.push(`cpu.rip = cpu.nip; return ${n};`);
+    if (k < n - 1) parts.push(`if (cpu.nip !== r0 + ${next} || cpu.codeDirty) { cpu.rip = cpu.nip; return t + ${k + 1}; }`);
+    else parts.push('cpu.rip = cpu.nip;');
   }
   const last = insns[n - 1];
-  if (inline(last) !== null) parts.push(`cpu.rip = r0 + ${last.off + last.len}; return ${n};`);
-  if (inlined === 0 && n <= 2) return null;
+  if (inline(last) !== null) parts.push(`cpu.rip = r0 + ${last.off + last.len};`);
+  if (inlined === 0 && n <= 2 && !selfLoop(insns)) return null;
+  parts.push(`t += ${n};`);
+  if (selfLoop(insns)) {
+    parts.push(`if (cpu.rip !== r0 || t + ${n} > budget || cpu.codeDirty || cpu.ioHappened) return t;`);
+    parts.push(`cpu.blockIcount += ${n};`);
+  } else parts.push('return t;');
+  parts.push('}');
   const body = parts.join('\n');
-  const factory = new Function('getCF', `return function block(cpu, d, lo, hi, compute) {\n${body}\n};`);
+  const factory = new Function('getCF', `return function block(cpu, d, lo, hi, compute, budget) {\n${body}\n};`);
   return factory(getCF) as CompiledBlock;
 }
 export { compute };
