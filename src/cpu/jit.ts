@@ -2,7 +2,8 @@ import type { CPU } from './cpu.js';
 import type { Insn } from './insn.js';
 import { I_LOCK } from './insn.js';
 import { compute } from './ops/alu.js';
-import { LF_ADD, LF_SUB, LF_LOGIC } from './flags.js';
+import { LF_ADD, LF_SUB, LF_LOGIC, condition } from './flags.js';
+import { nearTarget } from './ops/control.js';
 
 /**
  * Hot-block compiler (DESIGN.md #3, "Speed on V8"): a block that ran often becomes one
@@ -57,8 +58,19 @@ function inline(d: Insn): string | null {
           (store ? ` lo[${dst}] = r; hi[${dst}] = 0;` : '') + ' }';
       }
       if (s === 8) {
-        const yh = name === 'alu_eg' ? `hi[${d.reg}]` : name === 'alu_ge' ? `hi[${d.rm}]` : `${d.immHi | 0}`;
-        return `{ const r = compute(cpu, ${op}, 8, lo[${dst}], hi[${dst}], ${src}, ${yh});` + (store ? ` lo[${dst}] = r; hi[${dst}] = cpu.vhi;` : '') + ' }';
+        const yh = name === 'alu_eg' ? `hi[${d.reg}]` : name === 'alu_ge' ? `hi[${d.rm}]` : name === 'alu_ai' ? `${d.immHi | 0}` : `${d.immHi | 0}`;
+        if (LFK[op] === LF_LOGIC) {
+          const e = OPEXPR[op];
+          return `{ const x = lo[${dst}], y = ${src}, r = ${e}; const x2 = hi[${dst}], y2 = ${yh}; const rh = ${e.replace(/x/g, 'x2').replace(/y/g, 'y2')};` +
+            ` lf.op = ${LF_LOGIC}; lf.size = 8; lf.a = x; lf.aHi = x2; lf.b = y; lf.bHi = y2; lf.res = r; lf.resHi = rh; lo[${dst}] = r; hi[${dst}] = rh; }`;
+        }
+        // ADD / SUB / CMP in 32-bit halves with the carry/borrow between them
+        const add = op === 0;
+        return `{ const x = lo[${dst}], y = ${src}, x2 = hi[${dst}], y2 = ${yh};` +
+          ` const l = ${add ? '(x >>> 0) + (y >>> 0)' : '(x >>> 0) - (y >>> 0)'}; const r = l | 0;` +
+          ` const rh = ${add ? '(x2 + y2 + (l > 0xffffffff ? 1 : 0)) | 0' : '(x2 - y2 - (l < 0 ? 1 : 0)) | 0'};` +
+          ` lf.op = ${LFK[op]}; lf.size = 8; lf.a = x; lf.aHi = x2; lf.b = y; lf.bHi = y2; lf.res = r; lf.resHi = rh; lf.cin = 0;` +
+          (store ? ` lo[${dst}] = r; hi[${dst}] = rh;` : '') + ' }';
       }
       return null;
     }
@@ -67,13 +79,31 @@ function inline(d: Insn): string | null {
       return `{ const x = lo[${d.rm}], y = lo[${d.reg}]; lf.op = ${LF_LOGIC}; lf.size = 4; lf.a = x; lf.b = y; lf.res = x & y; }`;
     case 'inc': case 'dec': case 'inc_z': case 'dec_z': {
       const r = name.endsWith('_z') ? d.reg : d.rm;
-      if (r < 0 || r >= 16 || s !== 4) return null;
+      if (r < 0 || r >= 16 || (s !== 4 && s !== 8)) return null;
+      if (s === 8) {
+        const dec = name.startsWith('dec');
+        return `{ const c = getCF(lf) ? 1 : 0, x = lo[${r}], x2 = hi[${r}], v = (x ${dec ? '-' : '+'} 1) | 0;` +
+          ` const vh = ${dec ? `x === 0 ? (x2 - 1) | 0 : x2` : `v === 0 ? (x2 + 1) | 0 : x2`};` +
+          ` lf.op = ${dec ? 7 : 6}; lf.size = 8; lf.a = x; lf.aHi = x2; lf.b = 1; lf.bHi = 0; lf.res = v; lf.resHi = vh; lf.cin = c; lo[${r}] = v; hi[${r}] = vh; }`;
+      }
       const dec = name.startsWith('dec');
       // INC/DEC keep CF: record it as the carry-in (flags.ts LF_INC/LF_DEC)
       return `{ const c = getCF(lf) ? 1 : 0, x = lo[${r}], v = (x ${dec ? '-' : '+'} 1) | 0; lf.op = ${dec ? 7 : 6}; lf.size = 4; lf.a = x; lf.aHi = 0; lf.b = 1; lf.bHi = 0; lf.res = v; lf.resHi = 0; lf.cin = c; lo[${r}] = v; hi[${r}] = 0; }`;
     }
   }
   return null;
+}
+
+/** Handlers that, with register operands only, can neither fault nor branch: called directly, no RIP bookkeeping. */
+const PURE_REG = new Set(['shift', 'shld', 'shrd', 'movzx', 'movsx', 'movsxd', 'cmovcc', 'setcc', 'imul2', 'imul3', 'mul', 'imul1',
+  'bt', 'bsf', 'bsr', 'tzcnt', 'lzcnt', 'popcnt', 'xchg', 'xchg_ax', 'lea', 'cbw', 'cwd', 'not', 'neg', 'bswap', 'test_ei', 'test_eg',
+  'alu_eg', 'alu_ge', 'alu_ei', 'alu_ai', 'inc', 'dec', 'inc_z', 'dec_z', 'mov_eg', 'mov_ge', 'mov_ei', 'mov_zi', 'clc', 'stc', 'cmc', 'cld', 'std', 'nop']);
+function pureCall(d: Insn): boolean {
+  const name = handlerName(d);
+  if (!PURE_REG.has(name) || (d.flags & I_LOCK)) return false;
+  if (name === 'lea') return true; // computes an address, never accesses memory
+  // every operand a register: no ModRM memory operand (rm >= 0) or no ModRM at all
+  return d.rm >= 0 || d.modrm < 0;
 }
 
 /** Is this block a loop onto itself (last instruction a relative JMP/Jcc to the block start)? */
@@ -99,6 +129,13 @@ export function compileBlock(insns: Insn[], getCF: (lf: unknown) => boolean): Co
     const off = d.off, next = d.off + d.len;
     const code = inline(d);
     if (code !== null) { parts.push(code); inlined++; continue; }
+    if (k < n - 1 && pureCall(d)) { parts.push(`d[${k}].fn(cpu, d[${k}]);`); inlined++; continue; }
+    if (k === n - 1 && handlerName(d) === 'jcc') {
+      // the block's conditional branch, inline: target checks (canonical / CS limit) as in the handler
+      parts.push(`if (condition(lf, ${d.op})) { cpu.insnIdx = ${k}; cpu.rip = r0 + ${off}; cpu.rip = nearTarget(cpu, ${d.osize}, r0 + ${next + d.imm}); } else cpu.rip = r0 + ${next};`);
+      inlined++;
+      continue;
+    }
     parts.push(`cpu.insnIdx = ${k}; cpu.rip = r0 + ${off}; cpu.nip = r0 + ${next}; d[${k}].fn(cpu, d[${k}]);`);
     if (k < n - 1) parts.push(`if (cpu.nip !== r0 + ${next} || cpu.codeDirty) { cpu.rip = cpu.nip; return t + ${k + 1}; }`);
     else parts.push('cpu.rip = cpu.nip;');
@@ -113,7 +150,7 @@ export function compileBlock(insns: Insn[], getCF: (lf: unknown) => boolean): Co
   } else parts.push('return t;');
   parts.push('}');
   const body = parts.join('\n');
-  const factory = new Function('getCF', `return function block(cpu, d, lo, hi, compute, budget) {\n${body}\n};`);
-  return factory(getCF) as CompiledBlock;
+  const factory = new Function('getCF', 'condition', 'nearTarget', `return function block(cpu, d, lo, hi, compute, budget) {\n${body}\n};`);
+  return factory(getCF, condition, nearTarget) as CompiledBlock;
 }
 export { compute };

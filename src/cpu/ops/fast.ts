@@ -1,7 +1,7 @@
 import type { CPU } from '../cpu.js';
 import type { Insn, Handler } from '../insn.js';
 import { LF_ADD, LF_SUB, LF_LOGIC } from '../flags.js';
-import { DS, SS, SS_ } from '../regs.js';
+import { DS, SS, SS_, GP, RSP } from '../regs.js';
 import { CpuFault } from '../fault.js';
 
 /**
@@ -48,9 +48,48 @@ function ssCheck(la: number): number {
   return la;
 }
 
+/** RSP as a Number (64-bit mode). */
+function rsp(cpu: CPU): number { return cpu.hi[RSP] * TWO32 + (cpu.lo[RSP] >>> 0); }
+function setRsp(cpu: CPU, v: number): void { cpu.lo[RSP] = v >>> 0 | 0; cpu.hi[RSP] = Math.floor(v / TWO32) | 0; }
+function canonicalTarget(t: number): number {
+  if (t >= 140737488355328 || t < -140737488355328) throw new CpuFault(GP, 0);
+  return t;
+}
+
 export function specialize(name: string, d: Insn): Handler | null {
   const s = d.osize;
   switch (name) {
+    // 64-bit stack operations (stack size is always 8 in 64-bit mode)
+    case 'push_z': {
+      if (s !== 8) return null;
+      const r = d.reg;
+      return (cpu: CPU) => { const sp = rsp(cpu) - 8; cpu.wr64(ssCheck(sp), cpu.lo[r], cpu.hi[r]); setRsp(cpu, sp); };
+    }
+    case 'pop_z': {
+      if (s !== 8) return null;
+      const r = d.reg;
+      return (cpu: CPU) => { const sp = rsp(cpu); const v = cpu.rd64(ssCheck(sp)), vh = cpu.vhi; setRsp(cpu, sp + 8); cpu.lo[r] = v; cpu.hi[r] = vh; };
+    }
+    case 'call': {
+      if (s !== 8) return null;
+      const rel = d.imm;
+      return (cpu: CPU) => {
+        const ret = cpu.nip, t = canonicalTarget(ret + rel), sp = rsp(cpu) - 8;
+        cpu.wr64(ssCheck(sp), ret >>> 0 | 0, Math.floor(ret / TWO32) | 0);
+        setRsp(cpu, sp);
+        cpu.nip = t;
+      };
+    }
+    case 'ret': {
+      if (s !== 8 || d.row[1] === 'Iw') return null;
+      return (cpu: CPU) => {
+        const sp = rsp(cpu);
+        const v = cpu.rd64(ssCheck(sp));
+        const t = canonicalTarget(cpu.vhi * TWO32 + (v >>> 0));
+        setRsp(cpu, sp + 8);
+        cpu.nip = t;
+      };
+    }
     case 'alu_eg': case 'alu_ge': {
       if (d.rm < 0 || s !== 4 || OPS[d.op] === null) return null;
       return name === 'alu_eg' ? alu32(d.op, d.rm, d.reg, false) : alu32(d.op, d.reg, d.rm, false);
