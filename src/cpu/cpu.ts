@@ -106,7 +106,13 @@ export class CPU {
   inBlock = false;
   /** Set by every port/MMIO access (a compiled self-loop returns to the run loop after one). */
   ioHappened = false;
-  syncClock(): void { this.ioHappened = true; if (this.inBlock) this.clock.icount = this.blockIcount + this.insnIdx; }
+  /**
+   * The interrupt controller may have something new to say: set by every port/MMIO access, timer,
+   * IRQ line change and MSR write, and after each delivery; the run loop only polls `intc.hasIntr()`
+   * while it is set and clears it when nothing is pending (polling every block is costly).
+   */
+  intCheck = true;
+  syncClock(): void { this.ioHappened = true; this.intCheck = true; if (this.inBlock) this.clock.icount = this.blockIcount + this.insnIdx; }
   drExec = false;
   drData = false;
   pendingDb = 0;

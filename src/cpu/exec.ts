@@ -119,7 +119,7 @@ export class Executor {
     const cpu = this.cpu, clock = cpu.clock;
     try {
       while (!cpu.stop && clock.icount < until) {
-        if (clock.icount >= clock.nextDeadline()) clock.fireDue();
+        if (clock.icount >= clock.nextDeadline()) { clock.fireDue(); cpu.intCheck = true; }
         if (cpu.stop) break;
         if (shouldPause && shouldPause()) break;
         // pending events (SDM Vol. 3A, "Priority Among Simultaneous Exceptions and Interrupts")
@@ -127,7 +127,7 @@ export class Executor {
           if (cpu.nmiPending && !cpu.nmiBlocked) {
             cpu.nmiPending = false; cpu.nmiBlocked = true; cpu.halted = false;
             deliverChecked(cpu, 2, -1, EV_NMI, cpu.rip); cpu.rip = cpu.nip;
-          } else if ((cpu.eflags & IF) && cpu.intc && cpu.intc.hasIntr()) {
+          } else if ((cpu.eflags & IF) && cpu.intCheck && cpu.intc && (cpu.intCheck = cpu.intc.hasIntr())) {
             const v = cpu.intc.ackIntr();
             cpu.halted = false;
             deliverChecked(cpu, v, -1, EV_INTR, cpu.rip); cpu.rip = cpu.nip;

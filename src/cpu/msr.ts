@@ -62,6 +62,7 @@ export class MsrFile {
 
   write(msr: number, lo: number, hi: number): void {
     msr >>>= 0; lo >>>= 0; hi >>>= 0;
+    this.cpu.intCheck = true; // x2APIC EOI/TPR writes change what is deliverable
     const h = this.handlers.get(msr);
     if (h) { h.write(msr, lo, hi); return; }
     const c = this.cpu;

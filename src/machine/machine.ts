@@ -110,6 +110,7 @@ export class Machine {
       });
     }
     const irq = (line: number, level: boolean) => {
+      this.cpu.intCheck = true;
       this.pic.setIrq(line, level);
       this.ioapic.setIrq(line === 0 ? 2 : line, level);
     };
