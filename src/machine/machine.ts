@@ -39,6 +39,8 @@ export interface MachineConfig {
   onSerialOutput?: (byte: number) => void;
   /** IDE disks by index: 0 primary master, 1 primary slave, 2 secondary master, 3 secondary slave. */
   disks?: (BlockDevice | null | undefined)[];
+  /** Byte value read from physical addresses with no RAM or device (default 0x00, as QEMU; see PhysBus.unassigned). */
+  unassignedMemory?: number;
   /** A disk I/O error the guest sees as an ATA error (message for the console). */
   onDiskError?: (message: string) => void;
 }
@@ -84,6 +86,7 @@ export class Machine {
   constructor(cfg: MachineConfig = {}) {
     this.ram = new Ram(cfg.memory ?? 32 * 1024 * 1024);
     this.bus = new PhysBus(this.ram);
+    if (cfg.unassignedMemory !== undefined) this.bus.unassigned = cfg.unassignedMemory & 0xff;
     this.clock = new VirtualClock(cfg.ips ?? 50_000_000, cfg.startDate ?? Date.UTC(2026, 0, 1));
     this.cpu = new CPU(this.bus, this.io, this.clock);
     this.exec = new Executor(this.cpu);

@@ -17,6 +17,13 @@ export class PhysBus {
   /** Called when a write hits a page in `codePages`. */
   onCodeWrite: ((page: number) => void) | null = null;
   observer: MmioObserver | null = null;
+  /**
+   * What a read of physical address space with nothing behind it returns, per byte. Model choice:
+   * 0x00, as QEMU does (SWEB x86_32 reads a kernel variable through its virtual address before
+   * enabling paging and only boots if that reads 0). Real chipsets usually return all ones (0xFF),
+   * which `new Machine({ unassignedMemory: 0xff })` selects.
+   */
+  unassigned = 0x00;
   /** Called before an MMIO access reaches a device (see PortBus.beforeAccess). */
   beforeMmio: (() => void) | null = null;
 
@@ -70,7 +77,7 @@ export class PhysBus {
     return v;
   }
   private readByteSlow(pa: number): number {
-    return pa < this.ram.size ? this.ram.read8(pa) : 0xff;
+    return pa < this.ram.size ? this.ram.read8(pa) : this.unassigned;
   }
 
   write(pa: number, size: 1 | 2 | 4, v: number): void {
