@@ -53,10 +53,9 @@ export function compute(cpu: CPU, op: number, size: number, a: number, ah: numbe
   return r;
 }
 
-/** E op= G */
-function alu_eg(cpu: CPU, d: Insn): void {
+/** E op= (b, bh): the destination is a register or a memory read-modify-write (CMP only reads). */
+function aluE(cpu: CPU, d: Insn, b: number, bh: number): void {
   const s = d.osize;
-  const b = readG(cpu, d, s), bh = cpu.vhi;
   if (d.rm >= 0) {
     const a = cpu.getReg(d.rm, s), ah = cpu.vhi;
     const r = compute(cpu, d.op, s, a, ah, b, bh);
@@ -67,6 +66,11 @@ function alu_eg(cpu: CPU, d: Insn): void {
     const r = compute(cpu, d.op, s, a, ah, b, bh);
     if (d.op !== CMP) writeLa(cpu, la, s, r, cpu.vhi);
   }
+}
+/** E op= G */
+function alu_eg(cpu: CPU, d: Insn): void {
+  const b = readG(cpu, d, d.osize);
+  aluE(cpu, d, b, cpu.vhi);
 }
 /** G op= E */
 function alu_ge(cpu: CPU, d: Insn): void {
@@ -77,20 +81,7 @@ function alu_ge(cpu: CPU, d: Insn): void {
   if (d.op !== CMP) writeG(cpu, d, s, r, cpu.vhi);
 }
 /** E op= imm */
-function alu_ei(cpu: CPU, d: Insn): void {
-  const s = d.osize;
-  const b = imm(d, s), bh = d.immHi;
-  if (d.rm >= 0) {
-    const a = cpu.getReg(d.rm, s), ah = cpu.vhi;
-    const r = compute(cpu, d.op, s, a, ah, b, bh);
-    if (d.op !== CMP) cpu.setReg(d.rm, s, r, cpu.vhi);
-  } else {
-    const la = memLin(cpu, d, s, d.op !== CMP);
-    const a = readLa(cpu, la, s), ah = cpu.vhi;
-    const r = compute(cpu, d.op, s, a, ah, b, bh);
-    if (d.op !== CMP) writeLa(cpu, la, s, r, cpu.vhi);
-  }
-}
+function alu_ei(cpu: CPU, d: Insn): void { aluE(cpu, d, imm(d, d.osize), d.immHi); }
 /** AL/AX/EAX/RAX op= imm */
 function alu_ai(cpu: CPU, d: Insn): void {
   const s = d.osize;
