@@ -153,7 +153,16 @@ export class Executor {
         if (cpu.drExec && this.instructionBreakpoint()) continue;
         cpu.pendingDb = 0;
         const before = clock.icount;
-        this.step(budget);
+        if (budget === 1) this.step(1);
+        else {
+          // Run blocks back to back until the budget ends or something needs the checks above
+          // (an interrupt may be deliverable, a device scheduled an earlier timer, a halt, a stop,
+          // an interrupt shadow, TF, debug registers).
+          const end = clock.icount + budget;
+          do this.step(end - clock.icount);
+          while (clock.icount < end && clock.nextDeadline() >= end && !cpu.stop && !cpu.halted && !cpu.intShadow && !cpu.nmiPending &&
+            !(cpu.intCheck && (cpu.eflags & IF)) && !(cpu.eflags & TF) && !cpu.drExec && !cpu.drData);
+        }
         if (hadShadow) cpu.intShadow = false;
         if (dbg && clock.icount > before) cpu.eflags &= ~RF; // RF is cleared once an instruction completes
         if ((tf || cpu.pendingDb) && !cpu.stop && clock.icount > before) this.debugTrap(tf, cpu.pendingDb);
