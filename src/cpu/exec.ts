@@ -109,6 +109,8 @@ export class Executor {
   readonly cache: CodeCache;
   /** The block executed last, for chaining. */
   private prev: Block | null = null;
+  /** Compile hot blocks (jit.ts); off with VMXRAY_JIT=0 or by setting this to false. */
+  jit = JIT_ENABLED;
   constructor(readonly cpu: CPU) { this.cache = new CodeCache(cpu); }
 
   /**
@@ -209,7 +211,7 @@ export class Executor {
     const start = clock.icount;
     cpu.blockIcount = start;
     cpu.inBlock = true;
-    if (n === insns.length && JIT_ENABLED) {
+    if (n === insns.length && this.jit) {
       if (b.compiled === null && ++b.hits === JIT_THRESHOLD) b.compiled = compileBlock(insns, getCF as (lf: unknown) => boolean);
       const f = b.compiled;
       if (f !== null) {
