@@ -14,7 +14,7 @@ export const DEMO_KERNEL = resolve(ROOT, 'examples/demo/demo.elf');
 
 export interface RunArgs {
   kernel?: string; initrd?: string[]; module?: string[]; append?: string; m?: string | number;
-  drive?: string[]; diskWrite?: boolean; serial?: string; debugcon?: string; display?: string;
+  drive?: string[]; diskWrite?: boolean; serial?: string | string[]; debugcon?: string; display?: string;
   maxInstructions?: number; timeout?: number; ips?: number; startDate?: string; quiet?: boolean;
   traceExceptions?: boolean;
 }
@@ -39,13 +39,16 @@ export function composeMachine(a: RunArgs): { machine: Machine; sinks: Sink[]; d
   const demoOnTty = !a.kernel && process.stdout.isTTY;
   const liveVga = a.display === 'vga' && process.stdout.isTTY;
   const debugSink = openSink(a.debugcon ?? (demoOnTty || liveVga ? 'none' : 'stdio'), '-debugcon');
-  const serialSink = openSink(a.serial ?? 'none', '-serial');
+  // -serial is repeatable: COM1, COM2, COM3, COM4 in order (as QEMU)
+  const serialSpecs = a.serial === undefined ? ['none'] : Array.isArray(a.serial) ? a.serial : [a.serial];
+  if (serialSpecs.length > 4) throw new UsageError('-serial: at most four serial ports (COM1–COM4)');
+  const serialSinks = serialSpecs.map(spec => openSink(spec, '-serial'));
   const machine = new Machine({
     memory: a.m !== undefined ? parseMemory(a.m) : 32 * 1024 * 1024,
     ips: a.ips,
     startDate: a.startDate ? parseDate(a.startDate) : undefined,
     onDebugOutput: b => debugSink.write(b),
-    onSerialOutput: b => serialSink.write(b),
+    serialOutputs: serialSinks.map(sink => (b: number) => sink.write(b)),
     disks,
     onDiskError: msg => process.stderr.write(`vmxray: disk error: ${msg}\n`),
   });
@@ -55,8 +58,8 @@ export function composeMachine(a: RunArgs): { machine: Machine; sinks: Sink[]; d
     modules.push({ data: readFile(file, 'module'), cmdline: [file, ...args].join(' '), name: basename(file) });
   }
   machine.boot(readFile(kernelPath, '-kernel'), { cmdline: a.append ?? basename(kernelPath), modules });
-  serialSink.input?.(data => machine.com1.receive?.([...data]));
-  return { machine, sinks: [debugSink, serialSink], disks: disks.filter((d): d is BlockDevice => !!d), kernelPath };
+  serialSinks.forEach((sink, i) => sink.input?.(data => machine.serial[i].receive([...data])));
+  return { machine, sinks: [debugSink, ...serialSinks], disks: disks.filter((d): d is BlockDevice => !!d), kernelPath };
 }
 
 function parseDate(s: string): number {

@@ -11,7 +11,7 @@ import { Pit8254 } from '../devices/pit8254.js';
 import { Cmos } from '../devices/cmos.js';
 import { I8042 } from '../devices/i8042.js';
 import { VgaText } from '../devices/vga.js';
-import { Uart16550, COM1 } from '../devices/uart16550.js';
+import { Uart16550, COM1, COM2, COM3, COM4 } from '../devices/uart16550.js';
 import { AtaController } from '../devices/ata.js';
 import { LocalApic } from '../devices/lapic.js';
 import { IoApic } from '../devices/ioapic.js';
@@ -37,6 +37,8 @@ export interface MachineConfig {
   onDebugOutput?: (byte: number) => void;
   /** COM1 output. */
   onSerialOutput?: (byte: number) => void;
+  /** Output of COM1..COM4 by index (0 = COM1; overrides onSerialOutput for COM1). */
+  serialOutputs?: (((byte: number) => void) | undefined)[];
   /** IDE disks by index: 0 primary master, 1 primary slave, 2 secondary master, 3 secondary slave. */
   disks?: (BlockDevice | null | undefined)[];
   /** Byte value read from physical addresses with no RAM or device (default 0x00, as QEMU; see PhysBus.unassigned). */
@@ -68,6 +70,8 @@ export class Machine {
   readonly kbc: I8042;
   readonly vga: VgaText;
   readonly com1: Uart16550;
+  /** COM1..COM4 (0x3F8/IRQ4, 0x2F8/IRQ3, 0x3E8/IRQ4, 0x2E8/IRQ3). */
+  readonly serial: Uart16550[];
   readonly post = new PostPort();
   readonly debugcon: DebugConsolePort;
   readonly debugExit: DebugExitPort;
@@ -121,7 +125,9 @@ export class Machine {
     this.cmos = new Cmos({ clock: this.clock, irq, memory: { below4G: this.ram.size } });
     this.kbc = new I8042({ irq, onReset: () => this.requestReset('keyboard controller reset (0xFE)') });
     this.vga = new VgaText({ readBytes: (pa, len) => this.bus.readBytes(pa, len), clock: this.clock });
-    this.com1 = new Uart16550({ ...COM1, irq, clock: this.clock, onTx: cfg.onSerialOutput });
+    this.serial = [COM1, COM2, COM3, COM4].map((c, i) =>
+      new Uart16550({ ...c, irq, clock: this.clock, onTx: cfg.serialOutputs?.[i] ?? (i === 0 ? cfg.onSerialOutput : undefined) }));
+    this.com1 = this.serial[0];
     const dbg = cfg.onDebugOutput;
     this.debugcon = new DebugConsolePort(b => { this.debugLog += String.fromCharCode(b); dbg?.(b); });
     this.debugExit = new DebugExitPort({ onExit: code => { this.exitCode = code; this.cpu.halt('exit', `the guest wrote to isa-debug-exit: exit code ${code}`); } });
@@ -136,7 +142,7 @@ export class Machine {
     this.fwcfg = new FwCfg({ ramSize: this.ram.size, cpus: 1, phys: this.bus });
     const acpi = buildAcpiTables({ base: 0xe0000, pmBase: 0x600 });
     this.bus.writeBytes(acpi.base, acpi.bytes);
-    for (const d of [this.pci, this.acpiPm, this.fwcfg, this.ide, this.pic, this.pit, this.cmos, this.kbc, this.vga, this.com1, this.post, this.debugcon, this.debugExit, this.sysctl]) d.register(this.io);
+    for (const d of [this.pci, this.acpiPm, this.fwcfg, this.ide, this.pic, this.pit, this.cmos, this.kbc, this.vga, ...this.serial, this.post, this.debugcon, this.debugExit, this.sysctl]) d.register(this.io);
   }
 
   private requestReset(why: string): void { this.cpu.halt('reset', `the guest asked for a reset: ${why}`); }

@@ -65,3 +65,33 @@ describe('vmxray run', () => {
     expect(readFileSync(img).equals(before)).toBe(true);
   });
 });
+
+describe('vmxray run serial ports', () => {
+  it('sends COM1 to a file and serves it over TCP on 127.0.0.1 (QEMU tcp::PORT,server)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmxray-'));
+    try {
+      const out = join(dir, 'com1.txt');
+      const r = vmxray(['run', '-kernel', 'examples/minikernel/minikernel.elf', '-serial', `file:${out}`, '--debugcon', 'none', '--quiet'], 'exit 1\n');
+      expect(r.status).toBe(3);
+      expect(readFileSync(out, 'utf8')).toContain('minikernel booting');
+    } finally { rmSync(dir, { recursive: true }); }
+
+    const { spawn } = await import('node:child_process');
+    const { connect } = await import('node:net');
+    const port = 40000 + Math.floor(Math.random() * 20000);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'run', '-kernel', 'examples/minikernel/minikernel.elf',
+      '-serial', `tcp::${port},server`, '--debugcon', 'none', '--timeout', '20', '--quiet'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'ignore'] });
+    try {
+      const text = await new Promise<string>((resolve, reject) => {
+        let acc = '';
+        const tryConnect = (left: number) => {
+          const sock = connect({ host: '127.0.0.1', port });
+          sock.on('data', d => { acc += d.toString(); if (acc.includes('mini> ')) { sock.write('exit 0\r'); resolve(acc); sock.end(); } });
+          sock.on('error', () => { sock.destroy(); if (left > 0) setTimeout(() => tryConnect(left - 1), 200); else reject(new Error('no server')); });
+        };
+        tryConnect(50);
+      });
+      expect(text).toContain('minikernel booting');
+    } finally { child.kill(); }
+  });
+});
