@@ -257,6 +257,10 @@ export class Executor {
   private fault(e: CpuFault): void {
     const cpu = this.cpu;
     if (e.vector < 0 || cpu.stop) return; // a clean stop was requested by the instruction
+    // Delivering a fault takes one unit of virtual time (model choice): a guest whose handler
+    // faults again at once (a live-lock on hardware) then still lets time, timers and the run
+    // loop's budget advance, instead of spinning the host forever.
+    cpu.clock.icount++;
     deliverFault(cpu, e);
     cpu.rip = cpu.nip;
   }
