@@ -32,11 +32,14 @@ function checkStop(stop: { reason: string; message: string } | null, where: stri
   if (stop && stop.reason === 'internal') throw new Error(`${where}: ${stop.message}`);
 }
 
+const CHUNK = 50; // programs per test case, so no single test blocks the worker for long
+const chunks = Array.from({ length: Math.ceil(N / CHUNK) }, (_, i) => [i * CHUNK, Math.min(N, (i + 1) * CHUNK)] as const);
+
 describe('random code never breaks the emulator', () => {
-  it(`real mode and 32-bit protected mode on the PC: ${N} programs each`, () => {
-    const next = rng(1234);
+  for (const [from, to] of chunks) it(`real mode and 32-bit protected mode on the PC: programs ${from}–${to - 1}`, () => {
+    const next = rng(1234 + from);
     const reasons = new Map<string, number>();
-    for (let k = 0; k < N; k++) {
+    for (let k = from; k < to; k++) {
       for (const mode of ['real', 'prot'] as const) {
         const m = new Machine({ memory: 4 * 1024 * 1024 });
         const code = randomCode(next);
@@ -58,9 +61,9 @@ describe('random code never breaks the emulator', () => {
     expect([...reasons.keys()].length).toBeGreaterThan(1); // the programs really do different things
   });
 
-  it(`64-bit mode at CPL 0 and CPL 3: ${N} programs each`, () => {
-    const next = rng(99);
-    for (let k = 0; k < N; k++) {
+  for (const [from, to] of chunks) it(`64-bit mode at CPL 0 and CPL 3: programs ${from}–${to - 1}`, () => {
+    const next = rng(99 + from);
+    for (let k = from; k < to; k++) {
       for (const cpl of [0, 3] as const) {
         const m = createMachine({ mode: 'long', cpl });
         m.run(randomCode(next), STEPS);
