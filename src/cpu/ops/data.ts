@@ -178,7 +178,20 @@ function load_far_ptr(cpu: CPU, d: Insn): void {
   writeG(cpu, d, s, off, offh);
 }
 
-export const dataHandlers = {
+/** ARPL r/m16, r16: raise the destination selector's RPL to the source's (ZF = adjusted); #UD in real and V86 mode (SDM ARPL). */
+function arpl(cpu: CPU, d: Insn): void {
+  if (cpu.mode === 0 || cpu.mode === 2) throw new CpuFault(UD);
+  const src = readG(cpu, d, 2);
+  const la = d.rm >= 0 ? 0 : memLin(cpu, d, 2, true);
+  const dst = d.rm >= 0 ? cpu.getReg(d.rm, 2) : readLa(cpu, la, 2);
+  if ((dst & 3) < (src & 3)) {
+    const v = (dst & ~3) | (src & 3);
+    if (d.rm >= 0) cpu.setReg(d.rm, 2, v, 0); else writeLa(cpu, la, 2, v, 0);
+    setSome(cpu.lf, ZF, ZF);
+  } else setSome(cpu.lf, ZF, 0);
+}
+
+export const dataHandlers = { arpl,
   mov_eg, mov_ge, mov_ei, mov_zi, mov_moffs, movzx, movsx, movsxd, lea, xchg, xchg_ax, nop, pause: nop, cbw, cwd, lahf, sahf,
   cmovcc, setcc, bswap, xlat, cmpxchg, xadd, cmpxchg8b, cmpxchg16b, mov_from_seg, mov_to_seg, load_far_ptr,
 };
