@@ -5,11 +5,12 @@ import { CS, SS, RSP, GP, NP, SS_, TS, TF, IF, NT, RF, VM, AC, AR_P, AR_S, AR_L,
 import { readDescriptor, loadCode, tssStack, tssIst, setSegment, loadStackForCpl, setAccessed } from './segments.js';
 import { setReg64n, push, stackAddr, setSp } from './stack.js';
 import { K_WRITE } from './tlb.js';
+import { deliverFromV86 } from './v86.js';
 
 /**
  * Exception and interrupt delivery (SDM Vol. 3A, "Interrupt and Exception Handling": real-address
  * mode IVT, protected-mode IDT with interrupt/trap gates and stack switches through the TSS,
- * IA-32e mode 16-byte gates with IST), and the double-fault / triple-fault rules
+ * IA-32e mode 16-byte gates with IST, delivery from virtual-8086 mode in v86.ts), and the double-fault / triple-fault rules
  * ("Interrupt 8—Double Fault Exception (#DF)", Table "Conditions for Generating a Double Fault").
  */
 export const EV_HW = 0, EV_INTR = 1, EV_SOFT = 2, EV_SOFT_EXC = 3, EV_NMI = 4, EV_ICEBP = 5;
@@ -63,7 +64,6 @@ export function deliver(cpu: CPU, vector: number, code: number, kind: number, re
   const ext = kind === EV_HW || kind === EV_INTR || kind === EV_NMI || kind === EV_ICEBP ? 1 : 0;
   const hasCode = kind === EV_HW && code >= 0 && pushesCode(vector);
   if (cpu.mode === MODE_REAL) return deliverReal(cpu, vector, ret);
-  if (cpu.mode === MODE_V86) { cpu.halt('unsupported', `interrupt delivery from virtual-8086 mode (vector ${vector}) is not implemented`); return; }
   if (cpu.efer & 0x400) return deliverLong(cpu, vector, hasCode ? code : -1, kind, ext, ret);
   return deliverProt(cpu, vector, hasCode ? code : -1, kind, ext, ret);
 }
@@ -154,6 +154,8 @@ function deliverProt(cpu: CPU, vector: number, code: number, kind: number, ext: 
   const cdpl = arDpl(d.ar);
   if (!(d.ar & AR_S) || !(d.ar & 8) || cdpl > cpu.cpl) throw new CpuFault(GP, (sel & 0xfffc) + ext);
   if (!(d.ar & AR_P)) throw new CpuFault(NP, (sel & 0xfffc) + ext);
+  // From virtual-8086 mode: only to a DPL-0 non-conforming code segment, with the V86 frame (v86.ts).
+  if (cpu.mode === MODE_V86) return deliverFromV86(cpu, sel, d, target, gate32, !(type & 1), code, ret, ext);
   const oldCpl = cpu.cpl;
   const newCpl = d.ar & 4 ? oldCpl : cdpl;
   const size = gate32 ? 4 : 2;

@@ -57,11 +57,20 @@ export function setNull(cpu: CPU, seg: number, sel: number): void {
   cpu.segLimit[seg] = 0;
 }
 
-/** Real-address / virtual-8086 segment load: base = sel × 16. */
+/**
+ * Access rights of every segment register (CS included) in virtual-8086 mode: present, DPL 3,
+ * expand-up read/write accessed data — the only value a VM entry accepts for a virtual-8086 guest
+ * (SDM Vol. 3C, "Checks on Guest Segment Registers": "If the guest will be virtual-8086, the field
+ * must be 000000F3H", with base = selector × 16 and limit = FFFFH), so a VM exit from V86 code
+ * stores a state that can be entered again. Nothing checks the type of CS in virtual-8086 mode.
+ */
+export const AR_V86 = 0xf3;
+
+/** Real-address / virtual-8086 segment load: base = sel × 16 (V86: limit FFFFH, AR_V86). */
 export function loadRealSeg(cpu: CPU, seg: number, sel: number): void {
   cpu.segSel[seg] = sel & 0xffff;
   cpu.segBase[seg] = (sel & 0xffff) * 16;
-  if (cpu.mode === MODE_V86) { cpu.segLimit[seg] = 0xffff; cpu.segAr[seg] = seg === CS ? 0xfb : 0xf3; }
+  if (cpu.mode === MODE_V86) { cpu.segLimit[seg] = 0xffff; cpu.segAr[seg] = AR_V86; }
   else if (cpu.segAr[seg] & AR_UNUSABLE) { cpu.segAr[seg] = 0x93; cpu.segLimit[seg] = 0xffff; }
 }
 

@@ -1,5 +1,5 @@
 import type { CPU } from '../cpu.js';
-import { MODE_LONG } from '../cpu.js';
+import { MODE_LONG, MODE_V86 } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { condition, getOF, getZF } from '../flags.js';
 import { CpuFault } from '../fault.js';
@@ -8,6 +8,7 @@ import { push, pop, stackAddr, setSp } from '../stack.js';
 import { readE, memLin, readLa } from './operands.js';
 import { deliver, EV_SOFT, EV_SOFT_EXC, EV_ICEBP } from '../exceptions.js';
 import { farJump, farReturn, iret } from './far.js';
+import { checkIntN } from '../v86.js';
 
 /** Near and far control transfers, LOOP family, INT n/INT3/INTO/INT1, IRET (SDM Vol. 2). */
 
@@ -81,7 +82,12 @@ function loop(cpu: CPU, d: Insn): void {
   if (take) cpu.nip = nearTarget(cpu, d.osize, cpu.nip + d.imm);
 }
 
-function int(cpu: CPU, d: Insn): void { deliver(cpu, d.imm & 0xff, -1, EV_SOFT, cpu.nip); }
+/** INT n; in virtual-8086 mode IOPL < 3 makes it #GP(0) (v86.ts checkIntN). INT3/INTO/INT1 are not IOPL-sensitive
+ *  (SDM Vol. 2 INT n: "IF EFLAGS.VM = 1 and CR4.VME = 0 and IOPL < 3 and INT n THEN #GP(0)"). */
+function int(cpu: CPU, d: Insn): void {
+  if (cpu.mode === MODE_V86) checkIntN(cpu);
+  deliver(cpu, d.imm & 0xff, -1, EV_SOFT, cpu.nip);
+}
 function int3(cpu: CPU): void { deliver(cpu, 3, -1, EV_SOFT_EXC, cpu.nip); }
 function into(cpu: CPU): void { if (getOF(cpu.lf)) deliver(cpu, 4, -1, EV_SOFT_EXC, cpu.nip); }
 function int1(cpu: CPU): void { deliver(cpu, 1, -1, EV_ICEBP, cpu.nip); }

@@ -7,11 +7,14 @@ import {
 } from '../regs.js';
 import { readDescriptor, readDescriptorUpper, checkCodeTarget, loadCode, setAccessed, tssStack, setSegment, loadStackForCpl, loadRealSeg } from '../segments.js';
 import { push, pop, stackAddr, setSp, setReg64n, peek } from '../stack.js';
+import { iretToV86, iretInV86 } from '../v86.js';
 
 /**
  * Far JMP/CALL (direct, through call gates), far RET and IRET in every mode (SDM Vol. 2: JMP,
  * CALL, RET, IRET/IRETD/IRETQ; Vol. 3A "Calling Procedures Using a Call Gate").
  * Task switches (TSS or task-gate targets, IRET with NT=1) stop the machine with a message.
+ * In virtual-8086 mode far JMP/CALL/RET are real-address style and never leave it; IRET into and
+ * within virtual-8086 mode is in v86.ts.
  */
 const TWO32 = 4294967296;
 
@@ -225,7 +228,7 @@ export function iret(cpu: CPU, size: number): void {
       cpu.nip = off;
       return;
     }
-    if (cpu.mode === MODE_V86) { cpu.halt('unsupported', 'IRET in virtual-8086 mode is not implemented'); throw new CpuFault(-1); }
+    if (cpu.mode === MODE_V86) { iretInV86(cpu, size); cpu.nmiBlocked = false; return; }
     if (cpu.eflags & NT) {
       if (cpu.efer & 0x400) throw new CpuFault(GP, 0);
       taskSwitchStop(cpu, 'IRET with EFLAGS.NT = 1 (return from a nested task)');
@@ -233,11 +236,8 @@ export function iret(cpu: CPU, size: number): void {
     const off = popAddr(cpu, size);
     const sel = pop(cpu, size) & 0xffff;
     const fl = pop(cpu, size);
-    if (fl & VM && cpu.cpl === 0 && !(cpu.efer & 0x400) && size === 4) {
-      cpu.halt('unsupported', 'IRET to virtual-8086 mode is not implemented');
-      throw new CpuFault(-1);
-    }
-    returnTo(cpu, sel, off, size, 0, true, fl);
+    if (fl & VM && cpu.cpl === 0 && !(cpu.efer & 0x400) && size === 4) iretToV86(cpu, off, sel, fl);
+    else returnTo(cpu, sel, off, size, 0, true, fl);
     // NMI blocking ends with IRET (SDM Vol. 3A, "NMI Handling")
     cpu.nmiBlocked = false;
   } catch (e) {

@@ -11,7 +11,8 @@ function cmc(cpu: CPU): void { setSome(cpu.lf, CF, getCF(cpu.lf) ? 0 : CF); }
 function cld(cpu: CPU): void { cpu.eflags &= ~DF; }
 function std(cpu: CPU): void { cpu.eflags |= DF; }
 function iopl(cpu: CPU): number { return (cpu.eflags & IOPL) >> 12; }
-/** CLI/STI: allowed when CPL <= IOPL (VME/PVI virtual interrupt flags are not implemented: CR4.VME/PVI are reserved here). */
+/** CLI/STI: allowed when CPL <= IOPL (VME/PVI virtual interrupt flags are not implemented: CR4.VME/PVI are reserved here).
+ *  Virtual-8086 mode runs at CPL 3, so there they need IOPL = 3 and are #GP(0) otherwise (SDM Vol. 3B "Sensitive Instructions"). */
 function cli(cpu: CPU): void {
   if (cpu.mode !== MODE_REAL && cpu.cpl > iopl(cpu)) throw new CpuFault(GP, 0);
   cpu.eflags &= ~IF;

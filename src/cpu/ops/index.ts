@@ -30,8 +30,9 @@ export const generalProtection: Handler = () => { throw new CpuFault(GP, 0); };
 export function unimplemented(mnemonic: string): Handler {
   return (cpu, d) => {
     const bytes: string[] = [];
+    const lin = cpu.mode === 4 ? cpu.rip : (cpu.segBase[1] + cpu.rip) >>> 0; // CS base outside 64-bit mode
     for (let i = 0; i < d.len; i++) {
-      try { bytes.push(cpu.fetch8(cpu.rip + i).toString(16).padStart(2, '0')); } catch { bytes.push('??'); }
+      try { bytes.push(cpu.fetch8(lin + i).toString(16).padStart(2, '0')); } catch { bytes.push('??'); }
     }
     const modes = ['real mode', '16/32-bit protected mode', 'virtual-8086 mode', 'compatibility mode', '64-bit mode'];
     cpu.halt('unsupported', `unsupported instruction ${mnemonic} (${bytes.join(' ')}) at ${fmtAddr(cpu.rip)} in ${modes[cpu.mode]}`);
