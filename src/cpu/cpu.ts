@@ -49,8 +49,10 @@ export class CPU {
   cr4 = 0;
   efer = 0;
   xcr0 = 1;
-  /** CR8: task-priority register (bits 3:0). The local APIC's TPR is separate (a documented simplification). */
+  /** CR8: task-priority register (bits 3:0) when no local APIC is attached (see `tpr`). */
   cr8 = 0;
+  /** The local APIC's task-priority register, which CR8 reads and writes as TPR[7:4]. */
+  tpr: { get(): number; set(v: number): void } | null = null;
   readonly dr = new Float64Array(8);
   /** RFLAGS bits other than OSZAPC (bit 1 always reads as 1). */
   eflags = 0;

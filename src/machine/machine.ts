@@ -104,6 +104,7 @@ export class Machine {
     this.ioapic = new IoApic({ lapic: this.lapic });
     this.lapic.setExtInt(this.pic);
     this.cpu.intc = this.lapic;
+    this.cpu.tpr = { get: () => this.lapic.tpr, set: v => { this.lapic.tpr = v; } };
     this.bus.addMmio('lapic', 0xfee00000, 0x1000, this.lapic);
     this.bus.addMmio('ioapic', 0xfec00000, 0x1000, this.ioapic);
     this.cpu.msr.register(IA32_APIC_BASE, {

@@ -44,10 +44,15 @@ export const CR4_BITS = (CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PG
  */
 export const crHooks: { write: ((cpu: CPU, cr: number, lo: number, hi: number) => void) | null } = { write: null };
 
-/** CR8 (task-priority register, bits 3:0) lives on the CPU as `cpu.cr8`; the local APIC reads it. */
-type WithCr8 = CPU & { cr8?: number };
-export function getCr8(cpu: CPU): number { return (cpu as WithCr8).cr8 ?? 0; }
-function setCr8(cpu: CPU, v: number): void { (cpu as WithCr8).cr8 = v; }
+/**
+ * CR8 is the local APIC's TPR bits 7:4 (SDM Vol. 3A, "Task Priority in IA-32e Mode"): with an
+ * APIC attached (`cpu.tpr`), reads and writes go to it; without one, CR8 is a plain register.
+ */
+export function getCr8(cpu: CPU): number { return cpu.tpr ? (cpu.tpr.get() >> 4) & 0xf : cpu.cr8; }
+function setCr8(cpu: CPU, v: number): void {
+  cpu.cr8 = v & 0xf;
+  if (cpu.tpr) { cpu.tpr.set((v & 0xf) << 4); cpu.intCheck = true; }
+}
 
 function gp(): never { throw new CpuFault(GP, 0); }
 function ud(): never { throw new CpuFault(UD); }
