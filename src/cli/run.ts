@@ -115,6 +115,7 @@ export async function runCommand(a: RunArgs): Promise<number> {
   try {
     r = await machine.run({
       maxInstructions: a.maxInstructions, timeoutMs: a.timeout ? a.timeout * 1000 : undefined,
+      waitWhenIdle: process.stdin.isTTY === true || (Array.isArray(a.serial) && a.serial.some(s => s.startsWith('tcp:'))),
       onSlice: () => {
         if (quitting) machine.cpu.halt('paused', 'quit from the terminal (Ctrl-A x)');
         if (live) {

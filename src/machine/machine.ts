@@ -167,7 +167,7 @@ export class Machine {
    * Run until the guest stops, `maxInstructions` have retired, or `timeoutMs` of host time
    * passed; yields to the event loop between slices so input and the debugger are served.
    */
-  async run(opts: { maxInstructions?: number; timeoutMs?: number; slice?: number; onSlice?: () => void } = {}): Promise<RunResult> {
+  async run(opts: { maxInstructions?: number; timeoutMs?: number; slice?: number; onSlice?: () => void; waitWhenIdle?: boolean } = {}): Promise<RunResult> {
     const start = this.clock.icount;
     const max = opts.maxInstructions ?? Infinity;
     const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Infinity;
@@ -176,6 +176,14 @@ export class Machine {
       const until = Math.min(start + max, this.clock.icount + slice);
       this.exec.run(until);
       opts.onSlice?.();
+      if (this.cpu.stop?.reason === 'idle' && opts.waitWhenIdle) {
+        // halted with interrupts on and no timer: only external input can wake the guest, so wait
+        // for it (virtual time does not move meanwhile) instead of ending the run
+        this.cpu.stop = null;
+        if (Date.now() > deadline) return { reason: 'timeout', message: `host timeout after ${opts.timeoutMs} ms`, instructions: this.clock.icount - start };
+        await new Promise(r => setTimeout(r, 10));
+        continue;
+      }
       if (this.cpu.stop) break;
       if (this.clock.icount - start >= max) break;
       if (Date.now() > deadline) return { reason: 'timeout', message: `host timeout after ${opts.timeoutMs} ms`, instructions: this.clock.icount - start };
