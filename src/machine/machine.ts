@@ -1,7 +1,7 @@
 import { Ram, PhysBus, PortBus } from '../memory/index.js';
 import { VirtualClock } from './clock.js';
 import { CPU } from '../cpu/cpu.js';
-import { CpuFault } from '../cpu/fault.js';
+import { CpuFault, MachineStop } from '../cpu/fault.js';
 import { GP } from '../cpu/regs.js';
 import { Executor } from '../cpu/exec.js';
 import { loadKernel, type BootOptions, type EntryState } from '../boot/index.js';
@@ -176,7 +176,8 @@ export class Machine {
       const until = Math.min(start + max, this.clock.icount + slice);
       this.exec.run(until);
       opts.onSlice?.();
-      if (this.cpu.stop?.reason === 'idle' && opts.waitWhenIdle) {
+      const stop = this.cpu.stop as MachineStop | null; // (exec.run changed it; the loop condition narrowed it to null)
+      if (stop?.reason === 'idle' && opts.waitWhenIdle) {
         // halted with interrupts on and no timer: only external input can wake the guest, so wait
         // for it (virtual time does not move meanwhile) instead of ending the run
         this.cpu.stop = null;
