@@ -181,6 +181,8 @@ export class Machine {
         // halted with interrupts on and no timer: only external input can wake the guest, so wait
         // for it (virtual time does not move meanwhile) instead of ending the run
         this.cpu.stop = null;
+        opts.onSlice?.(); // the caller may stop the run now (e.g. the user quits)
+        if (this.cpu.stop) break;
         if (Date.now() > deadline) return { reason: 'timeout', message: `host timeout after ${opts.timeoutMs} ms`, instructions: this.clock.icount - start };
         await new Promise(r => setTimeout(r, 10));
         continue;
