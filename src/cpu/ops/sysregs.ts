@@ -300,6 +300,7 @@ function mov_to_dr(cpu: CPU, d: Insn): void {
   if (r < 4) { cpu.dr[r] = long ? join(lo, hi) : lo >>> 0; return; }
   if (hi !== 0) gp();                                     // DR6/DR7 bits 63:32 must be 0 (64-bit mode)
   cpu.dr[r] = r === 6 ? ((lo & DR6_WRITABLE) | DR6_ONES) >>> 0 : ((lo & DR7_WRITABLE) | DR7_ONES) >>> 0;
+  if (r === 7) cpu.updateDebugRegs(); // arm or disarm the breakpoints
 }
 
 // ------------------------------------------------------------------ MSRs and time
