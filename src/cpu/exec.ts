@@ -212,7 +212,7 @@ export class Executor {
     cpu.blockIcount = start;
     cpu.inBlock = true;
     if (n === insns.length && this.jit) {
-      if (b.compiled === null && ++b.hits === JIT_THRESHOLD) b.compiled = compileBlock(insns, getCF as (lf: unknown) => boolean);
+      if (b.compiled === null && ++b.hits === JIT_THRESHOLD) b.compiled = compileBlock(insns, getCF as (lf: unknown) => boolean, b.mode);
       const f = b.compiled;
       if (f !== null) {
         cpu.insnIdx = 0;

@@ -3,6 +3,9 @@ import type { Insn } from './insn.js';
 import { I_LOCK } from './insn.js';
 import { compute } from './ops/alu.js';
 import { LF_ADD, LF_SUB, LF_LOGIC, condition } from './flags.js';
+import { DS, SS } from './regs.js';
+import { TLB_MASK } from './tlb.js';
+import { DEC64 } from './cpu.js';
 import { nearTarget } from './ops/control.js';
 
 /**
@@ -94,6 +97,40 @@ function inline(d: Insn): string | null {
   return null;
 }
 
+/**
+ * Loads and stores through [base + disp] in 64-bit mode, inlined with the TLB fast path of
+ * CPU.rd32/rd64/wr32/wr64; a TLB miss (or a non-canonical address, which never matches a tag)
+ * calls the handler exactly as the generic path does. Write entries never map pages holding
+ * decoded code, so an inlined store cannot modify this block.
+ */
+function inlineMem(d: Insn, k: number, off: number, next: number, slowTail: string): string | null {
+  if (d.flags & I_LOCK) return null;
+  if (d.rm >= 0 || d.asize !== 8 || d.base < 0 || d.index >= 0 || (d.seg !== DS && d.seg !== SS)) return null;
+  const name = handlerName(d), s = d.osize;
+  const slow = `{ cpu.insnIdx = ${k}; cpu.rip = r0 + ${off}; cpu.nip = r0 + ${next}; d[${k}].fn(cpu, d[${k}]);${slowTail} }`;
+  const la = `const la = hi[${d.base}] * 4294967296 + (lo[${d.base}] >>> 0) + ${d.disp}, o = la & 0xfff, x = (la >>> 12) & ${TLB_MASK}`;
+  const maxOff = s === 8 ? 0xff8 : 0xffc;
+  if ((name === 'mov_ge' || name === 'alu_ge') && (s === 4 || (s === 8 && name === 'mov_ge')) && d.reg < 16) {
+    let use: string;
+    if (name === 'mov_ge') use = s === 8 ? `lo[${d.reg}] = v.getInt32(p, true); hi[${d.reg}] = v.getInt32(p + 4, true);` : `lo[${d.reg}] = v.getInt32(p, true); hi[${d.reg}] = 0;`;
+    else {
+      const op = d.op;
+      if (LFK[op] < 0) return null;
+      use = `const x1 = lo[${d.reg}], y = v.getInt32(p, true), x0 = x1; { const x = x0, r = ${OPEXPR[op]}; lf.op = ${LFK[op]}; lf.size = 4; lf.a = x; lf.b = y; lf.res = r;${op !== 7 ? ` lo[${d.reg}] = r; hi[${d.reg}] = 0;` : ''} }`;
+    }
+    return `{ ${la}, T = cpu.tR; if (T.tag[x] === la - o && o <= ${maxOff}) { const v = T.view[x], p = T.off[x] + o; ${use} } else ${slow} }`;
+  }
+  if (name === 'mov_eg' && (s === 4 || s === 8) && d.reg < 16) {
+    const put = s === 8 ? `v.setInt32(p, lo[${d.reg}], true); v.setInt32(p + 4, hi[${d.reg}], true);` : `v.setInt32(p, lo[${d.reg}], true);`;
+    return `{ ${la}, T = cpu.tW; if (T.tag[x] === la - o && o <= ${maxOff}) { const v = T.view[x], p = T.off[x] + o; ${put} } else ${slow} }`;
+  }
+  if (name === 'alu_ei' && d.op === 7 && s === 4) {
+    // CMP [mem], imm: read only
+    return `{ ${la}, T = cpu.tR; if (T.tag[x] === la - o && o <= 0xffc) { const v = T.view[x]; const a = v.getInt32(T.off[x] + o, true), b = ${d.imm | 0}; lf.op = ${LF_SUB}; lf.size = 4; lf.a = a; lf.b = b; lf.res = (a - b) | 0; } else ${slow} }`;
+  }
+  return null;
+}
+
 /** Handlers that, with register operands only, can neither fault nor branch: called directly, no RIP bookkeeping. */
 const PURE_REG = new Set(['shift', 'shld', 'shrd', 'movzx', 'movsx', 'movsxd', 'cmovcc', 'setcc', 'imul2', 'imul3', 'mul', 'imul1',
   'bt', 'bsf', 'bsr', 'tzcnt', 'lzcnt', 'popcnt', 'xchg', 'xchg_ax', 'lea', 'cbw', 'cwd', 'not', 'neg', 'bswap', 'test_ei', 'test_eg',
@@ -120,15 +157,15 @@ function selfLoop(insns: Insn[]): boolean {
  * a write to decoded code, leaving the block); the budget already ends at the next device
  * deadline, so interrupts arrive at the same instruction count as without the loop.
  */
-export function compileBlock(insns: Insn[], getCF: (lf: unknown) => boolean): CompiledBlock | null {
+export function compileBlock(insns: Insn[], getCF: (lf: unknown) => boolean, mode: number): CompiledBlock | null {
   const parts: string[] = ['const lf = cpu.lf; const r0 = cpu.rip; let t = 0;', 'for (;;) {'];
-  let inlined = 0;
+  let inlined = 0, lastInline = false;
   const n = insns.length;
   for (let k = 0; k < n; k++) {
     const d = insns[k];
     const off = d.off, next = d.off + d.len;
-    const code = inline(d);
-    if (code !== null) { parts.push(code); inlined++; continue; }
+    const code = inline(d) ?? (mode === DEC64 ? inlineMem(d, k, off, next, ` if (cpu.codeDirty) { cpu.rip = cpu.nip; return t + ${k + 1}; }`) : null);
+    if (code !== null) { parts.push(code); inlined++; if (k === n - 1) lastInline = true; continue; }
     if (k < n - 1 && pureCall(d)) { parts.push(`d[${k}].fn(cpu, d[${k}]);`); inlined++; continue; }
     if (k === n - 1 && handlerName(d) === 'jcc') {
       // the block's conditional branch, inline: target checks (canonical / CS limit) as in the handler
@@ -141,7 +178,7 @@ export function compileBlock(insns: Insn[], getCF: (lf: unknown) => boolean): Co
     else parts.push('cpu.rip = cpu.nip;');
   }
   const last = insns[n - 1];
-  if (inline(last) !== null) parts.push(`cpu.rip = r0 + ${last.off + last.len};`);
+  if (lastInline) parts.push(`cpu.rip = r0 + ${last.off + last.len};`);
   if (inlined === 0 && n <= 2 && !selfLoop(insns)) return null;
   parts.push(`t += ${n};`);
   if (selfLoop(insns)) {
