@@ -114,6 +114,8 @@ export class CPU {
    * while it is set and clears it when nothing is pending (polling every block is costly).
    */
   intCheck = true;
+  /** The instruction count at the running instruction (the clock itself is brought up to date between blocks). */
+  exactCount(): number { return this.inBlock ? this.blockIcount + this.insnIdx : this.clock.icount; }
   syncClock(): void { this.ioHappened = true; this.intCheck = true; if (this.inBlock) this.clock.icount = this.blockIcount + this.insnIdx; }
   drExec = false;
   drData = false;

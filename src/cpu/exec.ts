@@ -5,6 +5,7 @@ import { decode } from './decoder.js';
 import { CpuFault, MachineStop } from './fault.js';
 import { deliverFault, deliverChecked, EV_INTR, EV_NMI, EV_HW } from './exceptions.js';
 import { CS, GP, IF, TF, RF } from './regs.js';
+import { DEC16 } from './cpu.js';
 import { execMatches } from './debugregs.js';
 import { fmtAddr } from './ops/index.js';
 import { compileBlock, JIT_ENABLED, JIT_THRESHOLD, compute, type CompiledBlock } from './jit.js';
@@ -79,7 +80,10 @@ function buildBlock(cpu: CPU, cache: CodeCache): Block {
   const insns: Insn[] = [];
   let off = 0;
   let cacheable = true;
+  const pageOff = lin0 & 0xfff;
+  const seen = new Set<number>();
   while (insns.length < MAX_BLOCK) {
+    seen.add(off);
     const lin = lin0 + off, rip = cpu.rip + off;
     let d: Insn;
     try {
@@ -94,9 +98,17 @@ function buildBlock(cpu: CPU, cache: CodeCache): Block {
     const crosses = ((lin & 0xfff) + d.len) > 4096;
     if (crosses && insns.length > 0) break;
     d.off = off;
+    d.next = off + d.len;
     insns.push(d);
-    off += d.len;
     if (crosses) { cacheable = false; break; }
+    // Superblock: a direct JMP/CALL whose target lies in the same page (and was not decoded into
+    // this block yet) does not end the block; decoding continues at the target. 32/64-bit code only.
+    const h = d.row[4]?.h ?? d.row[2];
+    if ((h === 'jmp' || h === 'call') && mode !== DEC16 && d.osize !== 2) {
+      const t = d.next + d.imm;
+      if (pageOff + t >= 0 && pageOff + t < 4096 && !seen.has(t)) { d.next = t; off = t; continue; }
+    }
+    off = d.next;
     if (d.flags & (I_END | I_INVALID)) break;
     if (((lin0 + off) & 0xfff) === 0) break;
   }
@@ -209,6 +221,7 @@ export class Executor {
     let i = 0;
     cpu.codeDirty = false;
     const start = clock.icount;
+    const r0 = cpu.rip;
     cpu.blockIcount = start;
     cpu.inBlock = true;
     if (n === insns.length && this.jit) {
@@ -236,11 +249,10 @@ export class Executor {
       for (; i < n; i++) {
         const d = insns[i];
         cpu.insnIdx = i;
-        const next = cpu.rip + d.len;
-        cpu.nip = next;
+        cpu.nip = cpu.rip + d.len;
         d.fn(cpu, d);
         cpu.rip = cpu.nip;
-        if (cpu.nip !== next || cpu.codeDirty) { i++; break; }
+        if (cpu.nip !== r0 + d.next || cpu.codeDirty) { i++; break; }
       }
     } catch (e) {
       cpu.inBlock = false;

@@ -21,6 +21,9 @@ export class Insn {
   /** Offset of this instruction from the start of its block, and its length. */
   off = 0;
   len = 0;
+  /** Offset (from the block start) of the instruction that follows this one in its block: off + len,
+   *  or the target of a direct JMP/CALL the block follows (a superblock). */
+  next = 0;
   /** Operand size in bytes (1, 2, 4, 8) of the first sized operand; size2 of the second. */
   osize = 4;
   size2 = 4;

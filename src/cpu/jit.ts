@@ -174,7 +174,8 @@ export function compileBlock(insns: Insn[], getCF: (lf: unknown) => boolean, mod
       continue;
     }
     parts.push(`cpu.insnIdx = ${k}; cpu.rip = r0 + ${off}; cpu.nip = r0 + ${next}; d[${k}].fn(cpu, d[${k}]);`);
-    if (k < n - 1) parts.push(`if (cpu.nip !== r0 + ${next} || cpu.codeDirty) { cpu.rip = cpu.nip; return t + ${k + 1}; }`);
+    // d.next: where this block goes on (the fall-through, or a followed JMP/CALL target)
+    if (k < n - 1) parts.push(`if (cpu.nip !== r0 + ${d.next} || cpu.codeDirty) { cpu.rip = cpu.nip; return t + ${k + 1}; }`);
     else parts.push('cpu.rip = cpu.nip;');
   }
   const last = insns[n - 1];

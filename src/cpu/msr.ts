@@ -42,7 +42,7 @@ export class MsrFile {
   register(msr: number, h: MsrHandler): void { this.handlers.set(msr, h); }
   has(msr: number): boolean { return this.store.has(msr) || this.handlers.has(msr) || isBuiltin(msr); }
 
-  tsc(): number { return this.cpu.clock.icount + this.tscOffset; }
+  tsc(): number { return this.cpu.exactCount() + this.tscOffset; }
 
   read(msr: number): [number, number] {
     msr >>>= 0;
@@ -67,7 +67,7 @@ export class MsrFile {
     if (h) { h.write(msr, lo, hi); return; }
     const c = this.cpu;
     switch (msr) {
-      case IA32_TSC: this.tscOffset = hi * 2 ** 32 + lo - c.clock.icount; return;
+      case IA32_TSC: this.tscOffset = hi * 2 ** 32 + lo - c.exactCount(); return;
       case IA32_EFER: {
         // Reserved bits #GP; LMA is read-only; LME may not change while paging is on (SDM Vol. 3A, IA32_EFER).
         if (hi !== 0 || (lo & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))) throw new CpuFault(GP, 0);
