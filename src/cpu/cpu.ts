@@ -71,6 +71,10 @@ export class CPU {
   readonly msr: MsrFile;
 
   halted = false;
+  /** The A20 gate (port 0x92 bit 1 OR the 8042 output port bit 1); multiboot hands over with it open. */
+  private a20Open = true;
+  get a20(): boolean { return this.a20Open; }
+  setA20(open: boolean): void { if (open !== this.a20Open) { this.a20Open = open; this.flushTlb(); } }
   /** Interrupts are blocked until one more instruction has executed after STI / MOV SS / POP SS
    *  (SDM Vol. 3A, "Interrupt shadow"; the run loop clears it). */
   intShadow = false;
@@ -316,7 +320,9 @@ export class CPU {
     if (this.mode === MODE_LONG || this.efer & EFER_LMA) {
       if (la >= 140737488355328 || la < -140737488355328) throw new CpuFault(GP, 0);
     } else la = la >>> 0;
-    const pa = translate(this, la, kind, user);
+    let pa = translate(this, la, kind, user);
+    // A20 gate closed: physical address bit 20 reads as 0 (the 8086 wrap-around a PC emulates)
+    if (!this.a20 && (pa % 0x200000) >= 0x100000) pa -= 0x100000;
     const ppage = Math.floor(pa / 4096);
     if (this.walkCacheable && this.bus.isRamPage(ppage) && !this.implicitAccess && !this.drData) {
       if (kind === K_WRITE) {

@@ -124,7 +124,7 @@ export class Machine {
     };
     this.pit = new Pit8254({ clock: this.clock, irq });
     this.cmos = new Cmos({ clock: this.clock, irq, memory: { below4G: this.ram.size } });
-    this.kbc = new I8042({ irq, onReset: () => this.requestReset('keyboard controller reset (0xFE)') });
+    this.kbc = new I8042({ irq, onReset: () => this.requestReset('keyboard controller reset (0xFE)'), onA20: () => this.updateA20() });
     this.vga = new VgaText({ readBytes: (pa, len) => this.bus.readBytes(pa, len), clock: this.clock });
     this.serial = [COM1, COM2, COM3, COM4].map((c, i) =>
       new Uart16550({ ...c, irq, clock: this.clock, onTx: cfg.serialOutputs?.[i] ?? (i === 0 ? cfg.onSerialOutput : undefined) }));
@@ -132,7 +132,7 @@ export class Machine {
     const dbg = cfg.onDebugOutput;
     this.debugcon = new DebugConsolePort(b => { this.debugLog += String.fromCharCode(b); dbg?.(b); });
     this.debugExit = new DebugExitPort({ onExit: code => { this.exitCode = code; this.cpu.halt('exit', `the guest wrote to isa-debug-exit: exit code ${code}`); } });
-    this.sysctl = new SystemControlPortA({ onReset: () => this.requestReset('fast reset through port 0x92') });
+    this.sysctl = new SystemControlPortA({ onReset: () => this.requestReset('fast reset through port 0x92'), onA20: () => this.updateA20() });
     const dk = cfg.disks ?? [];
     this.ide = new AtaController({
       irqLine: irq, onDiskError: cfg.onDiskError,
@@ -145,6 +145,9 @@ export class Machine {
     this.bus.writeBytes(acpi.base, acpi.bytes);
     for (const d of [this.pci, this.acpiPm, this.fwcfg, this.ide, this.pic, this.pit, this.cmos, this.kbc, this.vga, ...this.serial, this.post, this.debugcon, this.debugExit, this.sysctl]) d.register(this.io);
   }
+
+  /** A20 is open when either gate (port 0x92, the 8042 output port) opens it. */
+  private updateA20(): void { this.cpu.setA20(this.sysctl.a20 || this.kbc.a20); }
 
   private requestReset(why: string): void { this.cpu.halt('reset', `the guest asked for a reset: ${why}`); }
 
