@@ -26,6 +26,22 @@ const OPEXPR = ['(x + y) | 0', 'x | y', '', '', 'x & y', '(x - y) | 0', 'x ^ y',
 
 function handlerName(d: Insn): string { return d.row[4]?.h ?? d.row[2]; }
 
+/**
+ * JS for ALU operation `op` (ADD OR AND SUB XOR CMP) on operands already held in consts x, y
+ * (and x2, y2 for size 8): declares r (and rh) and records the lazy flags exactly as alu.ts compute().
+ */
+function aluCode(op: number, size: number): string {
+  if (size === 4) return `const r = ${OPEXPR[op]}; lf.op = ${LFK[op]}; lf.size = 4; lf.a = x; lf.b = y; lf.res = r;`;
+  if (LFK[op] === LF_LOGIC) {
+    const e = OPEXPR[op];
+    return `const r = ${e}, rh = ${e.replace(/x/g, 'x2').replace(/y/g, 'y2')}; lf.op = ${LF_LOGIC}; lf.size = 8; lf.a = x; lf.aHi = x2; lf.b = y; lf.bHi = y2; lf.res = r; lf.resHi = rh;`;
+  }
+  const add = op === 0;
+  return `const l = ${add ? '(x >>> 0) + (y >>> 0)' : '(x >>> 0) - (y >>> 0)'}, r = l | 0;` +
+    ` const rh = ${add ? '(x2 + y2 + (l > 0xffffffff ? 1 : 0)) | 0' : '(x2 - y2 - (l < 0 ? 1 : 0)) | 0'};` +
+    ` lf.op = ${LFK[op]}; lf.size = 8; lf.a = x; lf.aHi = x2; lf.b = y; lf.bHi = y2; lf.res = r; lf.resHi = rh; lf.cin = 0;`;
+}
+
 /** JavaScript for an instruction that cannot fault and touches only registers and flags, or null. */
 function inline(d: Insn): string | null {
   if (d.flags & I_LOCK) return null;
@@ -61,18 +77,8 @@ function inline(d: Insn): string | null {
           (store ? ` lo[${dst}] = r; hi[${dst}] = 0;` : '') + ' }';
       }
       if (s === 8) {
-        const yh = name === 'alu_eg' ? `hi[${d.reg}]` : name === 'alu_ge' ? `hi[${d.rm}]` : name === 'alu_ai' ? `${d.immHi | 0}` : `${d.immHi | 0}`;
-        if (LFK[op] === LF_LOGIC) {
-          const e = OPEXPR[op];
-          return `{ const x = lo[${dst}], y = ${src}, r = ${e}; const x2 = hi[${dst}], y2 = ${yh}; const rh = ${e.replace(/x/g, 'x2').replace(/y/g, 'y2')};` +
-            ` lf.op = ${LF_LOGIC}; lf.size = 8; lf.a = x; lf.aHi = x2; lf.b = y; lf.bHi = y2; lf.res = r; lf.resHi = rh; lo[${dst}] = r; hi[${dst}] = rh; }`;
-        }
-        // ADD / SUB / CMP in 32-bit halves with the carry/borrow between them
-        const add = op === 0;
-        return `{ const x = lo[${dst}], y = ${src}, x2 = hi[${dst}], y2 = ${yh};` +
-          ` const l = ${add ? '(x >>> 0) + (y >>> 0)' : '(x >>> 0) - (y >>> 0)'}; const r = l | 0;` +
-          ` const rh = ${add ? '(x2 + y2 + (l > 0xffffffff ? 1 : 0)) | 0' : '(x2 - y2 - (l < 0 ? 1 : 0)) | 0'};` +
-          ` lf.op = ${LFK[op]}; lf.size = 8; lf.a = x; lf.aHi = x2; lf.b = y; lf.bHi = y2; lf.res = r; lf.resHi = rh; lf.cin = 0;` +
+        const yh = name === 'alu_eg' ? `hi[${d.reg}]` : name === 'alu_ge' ? `hi[${d.rm}]` : `${d.immHi | 0}`;
+        return `{ const x = lo[${dst}], y = ${src}, x2 = hi[${dst}], y2 = ${yh}; ${aluCode(op, 8)}` +
           (store ? ` lo[${dst}] = r; hi[${dst}] = rh;` : '') + ' }';
       }
       return null;
@@ -108,25 +114,31 @@ function inlineMem(d: Insn, k: number, off: number, next: number, slowTail: stri
   if (d.rm >= 0 || d.asize !== 8 || d.base < 0 || d.index >= 0 || (d.seg !== DS && d.seg !== SS)) return null;
   const name = handlerName(d), s = d.osize;
   const slow = `{ cpu.insnIdx = ${k}; cpu.rip = r0 + ${off}; cpu.nip = r0 + ${next}; d[${k}].fn(cpu, d[${k}]);${slowTail} }`;
-  const la = `const la = hi[${d.base}] * 4294967296 + (lo[${d.base}] >>> 0) + ${d.disp}, o = la & 0xfff, x = (la >>> 12) & ${TLB_MASK}`;
+  const la = `const la = hi[${d.base}] * 4294967296 + (lo[${d.base}] >>> 0) + ${d.disp}, o = la & 0xfff, ti = (la >>> 12) & ${TLB_MASK}`;
   const maxOff = s === 8 ? 0xff8 : 0xffc;
-  if ((name === 'mov_ge' || name === 'alu_ge') && (s === 4 || (s === 8 && name === 'mov_ge')) && d.reg < 16) {
-    let use: string;
-    if (name === 'mov_ge') use = s === 8 ? `lo[${d.reg}] = v.getInt32(p, true); hi[${d.reg}] = v.getInt32(p + 4, true);` : `lo[${d.reg}] = v.getInt32(p, true); hi[${d.reg}] = 0;`;
-    else {
-      const op = d.op;
-      if (LFK[op] < 0) return null;
-      use = `const x1 = lo[${d.reg}], y = v.getInt32(p, true), x0 = x1; { const x = x0, r = ${OPEXPR[op]}; lf.op = ${LFK[op]}; lf.size = 4; lf.a = x; lf.b = y; lf.res = r;${op !== 7 ? ` lo[${d.reg}] = r; hi[${d.reg}] = 0;` : ''} }`;
+  if (s !== 4 && s !== 8) return null;
+  const get = (v: string, p: string) => s === 8 ? `const ${v} = V.getInt32(${p}, true), ${v}2 = V.getInt32(${p} + 4, true);` : `const ${v} = V.getInt32(${p}, true), ${v}2 = 0;`;
+  const hit = (set: 'tR' | 'tW', body: string) =>
+    `{ ${la}, T = cpu.${set}; if (T.tag[ti] === la - o && o <= ${maxOff}) { const V = T.view[ti], p = T.off[ti] + o; ${body} } else ${slow} }`;
+  if (d.reg >= 16) return null;
+  switch (name) {
+    case 'mov_ge':
+      return hit('tR', s === 8 ? `lo[${d.reg}] = V.getInt32(p, true); hi[${d.reg}] = V.getInt32(p + 4, true);` : `lo[${d.reg}] = V.getInt32(p, true); hi[${d.reg}] = 0;`);
+    case 'mov_eg':
+      return hit('tW', s === 8 ? `V.setInt32(p, lo[${d.reg}], true); V.setInt32(p + 4, hi[${d.reg}], true);` : `V.setInt32(p, lo[${d.reg}], true);`);
+    case 'mov_ei':
+      return hit('tW', s === 8 ? `V.setInt32(p, ${d.imm | 0}, true); V.setInt32(p + 4, ${d.immHi | 0}, true);` : `V.setInt32(p, ${d.imm | 0}, true);`);
+    case 'alu_ge': {           // reg op= [mem]
+      if (LFK[d.op] < 0) return null;
+      return hit('tR', `${get('y', 'p')} const x = lo[${d.reg}], x2 = hi[${d.reg}]; ${aluCode(d.op, s)}` +
+        (d.op !== 7 ? (s === 8 ? ` lo[${d.reg}] = r; hi[${d.reg}] = rh;` : ` lo[${d.reg}] = r; hi[${d.reg}] = 0;`) : ''));
     }
-    return `{ ${la}, T = cpu.tR; if (T.tag[x] === la - o && o <= ${maxOff}) { const v = T.view[x], p = T.off[x] + o; ${use} } else ${slow} }`;
-  }
-  if (name === 'mov_eg' && (s === 4 || s === 8) && d.reg < 16) {
-    const put = s === 8 ? `v.setInt32(p, lo[${d.reg}], true); v.setInt32(p + 4, hi[${d.reg}], true);` : `v.setInt32(p, lo[${d.reg}], true);`;
-    return `{ ${la}, T = cpu.tW; if (T.tag[x] === la - o && o <= ${maxOff}) { const v = T.view[x], p = T.off[x] + o; ${put} } else ${slow} }`;
-  }
-  if (name === 'alu_ei' && d.op === 7 && s === 4) {
-    // CMP [mem], imm: read only
-    return `{ ${la}, T = cpu.tR; if (T.tag[x] === la - o && o <= 0xffc) { const v = T.view[x]; const a = v.getInt32(T.off[x] + o, true), b = ${d.imm | 0}; lf.op = ${LF_SUB}; lf.size = 4; lf.a = a; lf.b = b; lf.res = (a - b) | 0; } else ${slow} }`;
+    case 'alu_eg': case 'alu_ei': {   // [mem] op= reg/imm (CMP only reads)
+      if (LFK[d.op] < 0) return null;
+      const y = name === 'alu_eg' ? `const y = lo[${d.reg}], y2 = hi[${d.reg}];` : `const y = ${d.imm | 0}, y2 = ${d.immHi | 0};`;
+      const store = d.op !== 7 ? (s === 8 ? ' V.setInt32(p, r, true); V.setInt32(p + 4, rh, true);' : ' V.setInt32(p, r, true);') : '';
+      return hit(d.op === 7 ? 'tR' : 'tW', `${get('x', 'p')} ${y} ${aluCode(d.op, s)}${store}`);
+    }
   }
   return null;
 }
