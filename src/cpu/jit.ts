@@ -122,6 +122,15 @@ function inlineMem(d: Insn, k: number, off: number, next: number, slowTail: stri
     `{ ${la}, T = cpu.${set}; if (T.tag[ti] === la - o && o <= ${maxOff}) { const V = T.view[ti], p = T.off[ti] + o; ${body} } else ${slow} }`;
   if (d.reg >= 16) return null;
   switch (name) {
+    case 'movzx': case 'movsx': {
+      // [mem] byte/word → r32/r64 (movsx: sign-extended, high half of r64 the sign)
+      const w = d.size2;
+      if (w !== 1 && w !== 2) return null;
+      const rd = w === 1 ? (name === 'movzx' ? 'V.getUint8(p)' : 'V.getInt8(p)') : (name === 'movzx' ? 'V.getUint16(p, true)' : 'V.getInt16(p, true)');
+      const hiv = name === 'movzx' || s === 4 ? '0' : 'v >> 31';
+      const mo = w === 1 ? 0xfff : 0xffe;
+      return `{ ${la}, T = cpu.tR; if (T.tag[ti] === la - o && o <= ${mo}) { const V = T.view[ti], p = T.off[ti] + o; const v = ${rd}; lo[${d.reg}] = v; hi[${d.reg}] = ${hiv}; } else ${slow} }`;
+    }
     case 'mov_ge':
       return hit('tR', s === 8 ? `lo[${d.reg}] = V.getInt32(p, true); hi[${d.reg}] = V.getInt32(p + 4, true);` : `lo[${d.reg}] = V.getInt32(p, true); hi[${d.reg}] = 0;`);
     case 'mov_eg':

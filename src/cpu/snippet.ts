@@ -4,6 +4,9 @@ import { PortBus } from '../memory/ports.js';
 import { VirtualClock } from '../machine/clock.js';
 import { CPU } from './cpu.js';
 import { decode } from './decoder.js';
+import { compileBlock } from './jit.js';
+import { compute } from './ops/alu.js';
+import { getCF } from './flags.js';
 import { CpuFault } from './fault.js';
 import { CS, SS, DS, ES, FS, GS, TR, CR0_PE, CR0_PG, CR0_WP, CR0_NE, CR0_MP, CR4_PAE, CR4_OSFXSR, CR4_OSXMMEXCPT, EFER_LME, EFER_LMA, EFER_NXE, EFER_SCE } from './regs.js';
 import { CODE_ADDR, DATA_ADDR, DATA_SIZE, type SnippetState, type SnippetResult } from './snippet-types.js';
@@ -59,7 +62,12 @@ class SnippetTrap { constructor(readonly vector: number, readonly rip: number) {
 
 const big = (lo: number, hi: number) => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
-export function runSnippet(code: Uint8Array, state: SnippetState): SnippetResult {
+/**
+ * `opts.jit`: run the instruction as a one-instruction block compiled by the block compiler
+ * (src/cpu/jit.ts), with the data window already in the TLB so inlined loads and stores take
+ * their fast path — the compiled code must give exactly the interpreter's results.
+ */
+export function runSnippet(code: Uint8Array, state: SnippetState, opts: { jit?: boolean } = {}): SnippetResult {
   const { cpu, bus } = machine();
   setup(cpu);
   bus.ram.fill(CODE_ADDR, 4096, 0xcc);
@@ -86,8 +94,14 @@ export function runSnippet(code: Uint8Array, state: SnippetState): SnippetResult
   try {
     const d = decode(i => cpu.fetch8(ripN + i), cpu.decMode);
     cpu.nip = ripN + d.len;
-    d.fn(cpu, d);
-    cpu.rip = cpu.nip;
+    const f = opts.jit ? compileBlock([Object.assign(d, { off: 0, next: d.len })], getCF as (lf: unknown) => boolean, cpu.decMode) : null;
+    if (f) {
+      for (let a = DATA_ADDR; a < DATA_ADDR + DATA_SIZE; a += 4096) { cpu.rd8(a); cpu.wr8(a, cpu.rd8(a)); } // warm the TLB
+      f(cpu, [d], cpu.lo, cpu.hi, compute, 1);
+    } else {
+      d.fn(cpu, d);
+      cpu.rip = cpu.nip;
+    }
   } catch (e) {
     if (e instanceof SnippetTrap) { exception = e.vector; cpu.rip = e.rip; }
     else if (e instanceof CpuFault) { exception = e.vector; cpu.rip = ripN; }

@@ -17,7 +17,7 @@ import { runSnippet as runSnippetImpl } from '../../src/cpu/snippet.js';
 import { big, compareResults, expectedResult, hexToBytes, initialState, type Fixture } from './fixture.js';
 
 /** The contract src/cpu/snippet.ts implements. */
-type RunSnippet = (code: Uint8Array, state: SnippetState) => SnippetResult;
+type RunSnippet = (code: Uint8Array, state: SnippetState, opts?: { jit?: boolean }) => SnippetResult;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = join(here, 'fixtures');
@@ -46,7 +46,9 @@ describe('differential fixtures', () => {
   });
 });
 
-describe.skipIf(!runSnippet)('runSnippet matches the host CPU', () => {
+// Every case runs twice: interpreted, and as a block compiled by src/cpu/jit.ts (whose inlined
+// instructions must match the host exactly as the handlers do).
+for (const jit of [false, true]) describe.skipIf(!runSnippet)(`runSnippet matches the host CPU${jit ? ' (block compiler)' : ''}`, () => {
   it('src/cpu/snippet.ts exports runSnippet', () => {
     expect(typeof runSnippet).toBe('function');
   });
@@ -62,7 +64,7 @@ describe.skipIf(!runSnippet)('runSnippet matches the host CPU', () => {
           const want = expectedResult(f, c);
           let diffs: string[];
           try {
-            const got = runSnippet!(hexToBytes(c.bytes), init);
+            const got = runSnippet!(hexToBytes(c.bytes), init, { jit });
             diffs = compareResults(want, got, c.flagsMask ? big(c.flagsMask) : 0n, c.ignore ?? []);
           } catch (e) {
             // the message, and where it came from (helps with TypeErrors inside the CPU)
