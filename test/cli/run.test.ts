@@ -52,6 +52,12 @@ describe('vmxray run', () => {
     expect(r.stderr).toMatch(/nonexistent\/disk\.img/);
   });
 
+  it('--trace-exceptions names each exception with its vector, RIP and CR2', () => {
+    const r = vmxray(['run', '-kernel', 'examples/minikernel/minikernel.elf', '--trace-exceptions', '--debugcon', 'none',
+      '--max-instructions', '100000000', '--quiet'], 'crash\n');
+    expect(r.stderr).toMatch(/exception vector 14 code 0x0 at 0x[0-9a-f]+ cr2 0x0*deadbeef/);
+  });
+
   it('stops at --max-instructions and reports it', () => {
     const r = vmxray(['run', '-kernel', 'examples/minikernel/minikernel.elf', '--max-instructions', '100000']);
     expect(r.status).toBe(0);
