@@ -283,9 +283,9 @@ const TWO_BYTE: Row[] = [
   ['0f ab', 'Ev,Gv', 'bts', 'C', { lock: true, h: 'bt', op: 1 }],
   ['0f ac', 'Ev,Gv,Ib', 'shrd', 'OSZAPC', { h: 'shrd' }],
   ['0f ad', 'Ev,Gv,CL', 'shrd', 'OSZAPC', { h: 'shrd' }],
-  ['0f ae /5', 'Rd', 'lfence', '', { h: 'nop' }],
-  ['0f ae /6', 'Rd', 'mfence', '', { h: 'nop' }],
-  ['0f ae /7', 'Rd', 'sfence', '', { h: 'nop' }],
+  ['np 0f ae /5', 'Rd', 'lfence', '', { h: 'nop' }],
+  ['np 0f ae /6', 'Rd', 'mfence', '', { h: 'nop' }],
+  ['np 0f ae /7', 'Rd', 'sfence', '', { h: 'nop' }],
   ['np 0f ae /7', 'Mb', 'clflush', '', { h: 'nop' }],
   ['66 0f ae /7', 'Mb', 'clflush', '', { h: 'nop' }], // CLFLUSHOPT encoding: CLFLUSH on this model
   ['0f af', 'Gv,Ev', 'imul', 'OSZAPC', { h: 'imul2' }],
