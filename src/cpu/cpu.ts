@@ -97,7 +97,6 @@ export class CPU {
   tR: TlbSet; tW: TlbSet; tX: TlbSet;
   walkGlobal = false;
   walkCacheable = true;
-  walkNoWrite = false;
   walkPageMask = 0xfff;
   readonly walkTrail: number[] = [];
   /** Set while the CPU makes implicit supervisor accesses (descriptor tables, TSS, IDT). */
@@ -325,11 +324,8 @@ export class CPU {
     if (!this.a20 && (pa % 0x200000) >= 0x100000) pa -= 0x100000;
     const ppage = Math.floor(pa / 4096);
     if (this.walkCacheable && this.bus.isRamPage(ppage) && !this.implicitAccess && !this.drData) {
-      if (kind === K_WRITE) {
-        if (this.bus.codePages.has(ppage)) return pa;
-      } else if (kind === K_READ && this.walkNoWrite) {
-        // fine: read entries do not depend on the dirty bit
-      }
+      // write entries never map a page holding decoded code (writes there must reach the code cache)
+      if (kind === K_WRITE && this.bus.codePages.has(ppage)) return pa;
       const base = ppage * 4096;
       const view = this.bus.ram.view(base);
       this.tlb.sets[kind * 2 + (user ? 1 : 0)].fill(la - (la & 0xfff), view, base % (1 << 20), ppage, this.walkGlobal);

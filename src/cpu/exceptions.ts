@@ -1,10 +1,9 @@
 import type { CPU } from './cpu.js';
-import { MODE_REAL, MODE_V86, MODE_LONG } from './cpu.js';
+import { MODE_REAL, MODE_V86 } from './cpu.js';
 import { CpuFault, vectorName } from './fault.js';
 import { CS, SS, RSP, GP, NP, SS_, TS, TF, IF, NT, RF, VM, AC, AR_P, AR_S, AR_L, AR_DB, arDpl, DF_ } from './regs.js';
 import { readDescriptor, loadCode, tssStack, tssIst, setSegment, loadStackForCpl, setAccessed } from './segments.js';
 import { setReg64n, push, stackAddr, setSp } from './stack.js';
-import { K_WRITE } from './tlb.js';
 import { deliverFromV86 } from './v86.js';
 
 /**
@@ -197,4 +196,3 @@ function restoreStack(cpu: CPU, s: ReturnType<typeof saveStack>): void {
   cpu.lo[RSP] = s.lo; cpu.hi[RSP] = s.hi;
   cpu.updateMode();
 }
-export { K_WRITE };

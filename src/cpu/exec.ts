@@ -298,4 +298,3 @@ export class Executor {
     return true;
   }
 }
-export { EV_HW };

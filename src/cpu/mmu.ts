@@ -147,7 +147,6 @@ export function translate(cpu: CPU, la: number, kind: number, user: boolean): nu
   }
   const want = write ? 0x60 : 0x20;
   if ((leafLo! & want) !== want) bus.write32(leafAddr!, leafLo! | want);
-  if (!write && !(leafLo! & 0x40)) cpu.walkNoWrite = true; else cpu.walkNoWrite = false;
   cpu.walkGlobal = global && (cr4 & CR4_PGE) !== 0;
   cpu.walkPageMask = pageMask!;
   return pa!;

@@ -1,10 +1,10 @@
 import type { CPU } from '../cpu.js';
-import { MODE_REAL, MODE_V86, MODE_LONG } from '../cpu.js';
+import { MODE_REAL, MODE_V86 } from '../cpu.js';
 import type { Insn } from '../insn.js';
 import { CpuFault } from '../fault.js';
-import { RSP, RBP, SS, CS, GP, VM, RF, IOPL, IF, AC, ID, NT, CF, PF, AF, ZF, SF, TF, DF, OF, VIF, VIP } from '../regs.js';
+import { RSP, RBP, SS, GP, VM, RF, IOPL, IF, AC, ID, NT, CF, PF, AF, ZF, SF, TF, DF, OF } from '../regs.js';
 import { push, pop, stackAddr, setSp } from '../stack.js';
-import { readE, writeE, memLin, writeLa } from './operands.js';
+import { readE, memLin, writeLa } from './operands.js';
 import { loadDataSeg } from '../segments.js';
 
 /** PUSH/POP (all forms), PUSHA/POPA, PUSHF/POPF, ENTER/LEAVE (SDM Vol. 2). */
@@ -83,7 +83,6 @@ function popf(cpu: CPU, d: Insn): void {
   if (cpu.mode === MODE_V86) mask = (mask | IF) & ~IOPL;
   cpu.setFlags(v, mask);
   cpu.eflags &= ~RF;
-  void VIF; void VIP;
 }
 /** ENTER imm16, imm8 (nesting level mod 32). */
 function enter(cpu: CPU, d: Insn): void {
@@ -126,4 +125,3 @@ function leave(cpu: CPU, d: Insn): void {
 }
 
 export const stackHandlers = { push_z, pop_z, push_imm, push_ev, pop_ev, push_seg, pop_seg, pusha, popa, pushf, popf, enter, leave };
-void writeE; void CS; void MODE_LONG;
