@@ -7,6 +7,7 @@ import { openDisk, DiskError, type BlockDevice } from '../disk/index.js';
 import { parseDrive, parseMemory, UsageError } from './drive.js';
 import { openSink, type Sink } from './console.js';
 import { fmtAddr } from '../cpu/ops/index.js';
+import { runWithGdb, parseGdbAddress } from './gdb.js';
 
 /** `vmxray run`: boot a multiboot kernel on the emulated PC. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -17,6 +18,8 @@ export interface RunArgs {
   drive?: string[]; diskWrite?: boolean; serial?: string | string[]; debugcon?: string; display?: string;
   maxInstructions?: number; timeout?: number; ips?: number; startDate?: string; quiet?: boolean;
   traceExceptions?: boolean;
+  /** -s: gdb server on 127.0.0.1:1234; -S: wait for gdb before starting; --gdb tcp:HOST:PORT. */
+  s?: boolean; S?: boolean; gdb?: string;
 }
 
 function readFile(path: string, what: string): Uint8Array {
@@ -112,8 +115,24 @@ export async function runCommand(a: RunArgs): Promise<number> {
   const detach = attachKeyboard(machine, () => { quitting = true; });
   const t0 = Date.now();
   let r: RunResult;
+  const gdb = a.gdb || a.s || a.S;
   try {
-    r = await machine.run({
+    if (gdb) {
+      let listen;
+      try { listen = parseGdbAddress(a.gdb ?? 'tcp::1234'); } catch (e) { process.stderr.write(`vmxray: ${(e as Error).message}\n`); return 2; }
+      try {
+        r = await runWithGdb(machine, {
+          listen, waitForClient: !!a.S, quiet: a.quiet, timeoutMs: a.timeout ? a.timeout * 1000 : undefined,
+          tick: () => {
+            if (live) { const frame = machine.vga.renderAnsi(); if (frame !== lastFrame) { process.stdout.write(frame); lastFrame = frame; } }
+            return quitting;
+          },
+        });
+      } catch (e) {
+        if (e instanceof UsageError) { process.stderr.write(`vmxray: ${e.message}\n`); return 2; }
+        throw e;
+      }
+    } else r = await machine.run({
       maxInstructions: a.maxInstructions, timeoutMs: a.timeout ? a.timeout * 1000 : undefined,
       waitWhenIdle: process.stdin.isTTY === true || (Array.isArray(a.serial) && a.serial.some(s => s.startsWith('tcp:'))),
       onSlice: () => {

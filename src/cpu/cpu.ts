@@ -123,6 +123,12 @@ export class CPU {
   drExec = false;
   drData = false;
   pendingDb = 0;
+  /**
+   * A debugger's watchpoints (src/debug), null when none: linear pages holding one are kept out
+   * of the fast TLB so their accesses reach readSlow/writeSlow, which report them to `hit`. A hit
+   * ends the running block after the instruction (codeDirty), so the debugger stops right after it.
+   */
+  watch: { readonly pages: Set<number>; hit(la: number, size: number, write: boolean): boolean } | null = null;
 
   constructor(bus: PhysBus, io: PortBus, clock: VirtualClock) {
     this.bus = bus;
@@ -323,7 +329,8 @@ export class CPU {
     // A20 gate closed: physical address bit 20 reads as 0 (the 8086 wrap-around a PC emulates)
     if (!this.a20 && (pa % 0x200000) >= 0x100000) pa -= 0x100000;
     const ppage = Math.floor(pa / 4096);
-    if (this.walkCacheable && this.bus.isRamPage(ppage) && !this.implicitAccess && !this.drData) {
+    if (this.walkCacheable && this.bus.isRamPage(ppage) && !this.implicitAccess && !this.drData &&
+        (this.watch === null || !this.watch.pages.has(Math.floor(la / 4096)))) {
       // write entries never map a page holding decoded code (writes there must reach the code cache)
       if (kind === K_WRITE && this.bus.codePages.has(ppage)) return pa;
       const base = ppage * 4096;
@@ -335,6 +342,7 @@ export class CPU {
 
   readSlow(la: number, size: number, user: boolean): number {
     if (this.drData && !this.implicitAccess) this.pendingDb |= dataMatches(this, la, size, false);
+    if (this.watch !== null && this.watch.hit(la, size, false)) this.codeDirty = true;
     const o = la & 0xfff;
     if (o + size <= 4096) {
       const pa = this.translateFor(la, K_READ, user);
@@ -350,6 +358,7 @@ export class CPU {
   }
   writeSlow(la: number, size: number, v: number, user: boolean): void {
     if (this.drData && !this.implicitAccess) this.pendingDb |= dataMatches(this, la, size, true);
+    if (this.watch !== null && this.watch.hit(la, size, true)) this.codeDirty = true;
     const o = la & 0xfff;
     if (o + size <= 4096) {
       const pa = this.translateFor(la, K_WRITE, user);

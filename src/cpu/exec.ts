@@ -2,7 +2,7 @@ import type { CPU } from './cpu.js';
 import { MODE_LONG } from './cpu.js';
 import { Insn, I_END, I_INVALID } from './insn.js';
 import { decode } from './decoder.js';
-import { CpuFault, MachineStop } from './fault.js';
+import { CpuFault, MachineStop, vectorName } from './fault.js';
 import { deliverFault, deliverChecked, EV_INTR, EV_NMI, EV_HW } from './exceptions.js';
 import { CS, GP, IF, TF, RF } from './regs.js';
 import { DEC16 } from './cpu.js';
@@ -117,8 +117,33 @@ function buildBlock(cpu: CPU, cache: CodeCache): Block {
   return b;
 }
 
+/**
+ * What a debugger (src/debug) asks of the run loop. Null when none is attached; with no
+ * breakpoints set it costs one null check per loop iteration (DESIGN.md #6: breakpoints mark
+ * pages; a block in a page holding a breakpoint runs one instruction at a time).
+ */
+export interface ExecDebug {
+  /** Linear addresses of breakpoints (the CPU's form: signed canonical in 64-bit mode). */
+  readonly breakAt: Set<number>;
+  /** Linear page numbers (Math.floor(la / 4096)) holding breakpoints. */
+  readonly breakPages: Set<number>;
+  /** Resuming from this address: do not stop there before one instruction has run. */
+  skip: number;
+  /** Deliver no external interrupts or NMIs (stepping with interrupts masked). */
+  noIrq: boolean;
+  /** Stop before delivering this exception vector (the fault stays pending, see deliverPending). */
+  catches(vector: number): boolean;
+  /** Set by the run loop: the breakpoint address that stopped it, the fault held back. */
+  hitAt: number;
+  pending: CpuFault | null;
+}
+
 export class Executor {
   readonly cache: CodeCache;
+  /** The debugger's requests (src/debug); null when no debugger is attached. */
+  debug: ExecDebug | null = null;
+  /** A debugger's single step: stop right after delivering an interrupt/NMI (at the handler's first instruction). */
+  stopAfterEvent = false;
   /** The block executed last, for chaining. */
   private prev: Block | null = null;
   /** Compile hot blocks (jit.ts); off with VMXRAY_JIT=0 or by setting this to false. */
@@ -137,15 +162,18 @@ export class Executor {
         if (cpu.stop) break;
         if (shouldPause && shouldPause()) break;
         // pending events (SDM Vol. 3A, "Priority Among Simultaneous Exceptions and Interrupts")
-        if (!cpu.intShadow) {
+        const dx = this.debug;
+        if (!cpu.intShadow && (dx === null || !dx.noIrq)) {
           if (cpu.nmiPending && !cpu.nmiBlocked) {
             cpu.nmiPending = false; cpu.nmiBlocked = true; cpu.halted = false;
             deliverChecked(cpu, 2, -1, EV_NMI, cpu.rip); cpu.rip = cpu.nip;
+            if (this.stopAfterEvent) { cpu.halt('step', 'stepped into the NMI handler'); break; }
           } else if ((cpu.eflags & IF) && cpu.intCheck && cpu.intc && (cpu.intCheck = cpu.intc.hasIntr())) {
             const v = cpu.intc.ackIntr();
             cpu.halted = false;
             deliverChecked(cpu, v, -1, EV_INTR, cpu.rip); cpu.rip = cpu.nip;
             if (cpu.stop) break;
+            if (this.stopAfterEvent) { cpu.halt('step', `stepped into the handler of vector ${v}`); break; }
           }
         }
         if (cpu.halted) {
@@ -158,8 +186,15 @@ export class Executor {
           if (next > clock.icount) clock.icount = next;
           continue;
         }
+        let bpOn = false;
+        if (dx !== null && dx.breakAt.size !== 0) {
+          const lin = ripLinear(cpu);
+          if (dx.breakAt.has(lin) && lin !== dx.skip) { dx.hitAt = lin; cpu.halt('breakpoint', `breakpoint at ${fmtAddr(cpu.rip)}`); break; }
+          bpOn = dx.breakPages.has(Math.floor(lin / 4096));
+        }
+        if (dx !== null) dx.skip = NaN;
         let budget = Math.min(until, clock.nextDeadline()) - clock.icount;
-        if (budget < 1) budget = 1;
+        if (budget < 1 || bpOn) budget = 1;
         const hadShadow = cpu.intShadow;
         const tf = (cpu.eflags & TF) !== 0;
         const dbg = cpu.drExec || cpu.drData;
@@ -175,7 +210,7 @@ export class Executor {
           const end = clock.icount + budget;
           do this.step(end - clock.icount);
           while (clock.icount < end && clock.nextDeadline() >= end && !cpu.stop && !cpu.halted && !cpu.intShadow && !cpu.nmiPending &&
-            !(cpu.intCheck && (cpu.eflags & IF)) && !(cpu.eflags & TF) && !cpu.drExec && !cpu.drData);
+            !(cpu.intCheck && (cpu.eflags & IF)) && !(cpu.eflags & TF) && !cpu.drExec && !cpu.drData && (dx === null || dx.breakAt.size === 0));
         }
         if (hadShadow) cpu.intShadow = false;
         if (dbg && clock.icount > before) cpu.eflags &= ~RF; // RF is cleared once an instruction completes
@@ -269,12 +304,29 @@ export class Executor {
   private fault(e: CpuFault): void {
     const cpu = this.cpu;
     if (e.vector < 0 || cpu.stop) return; // a clean stop was requested by the instruction
+    const dx = this.debug;
+    if (dx !== null && dx.catches(e.vector)) {
+      // the debugger catches this exception: stop at the faulting instruction, delivery held back
+      dx.pending = e;
+      cpu.halt('exception', `${vectorName(e.vector)}${e.code >= 0 ? `(0x${e.code.toString(16)})` : ''} at ${fmtAddr(cpu.rip)}`);
+      return;
+    }
     // Delivering a fault takes one unit of virtual time (model choice): a guest whose handler
     // faults again at once (a live-lock on hardware) then still lets time, timers and the run
     // loop's budget advance, instead of spinning the host forever.
     cpu.clock.icount++;
     deliverFault(cpu, e);
     cpu.rip = cpu.nip;
+  }
+
+  /** Deliver the exception a debugger held back (resuming with its signal passes it to the guest). */
+  deliverPending(): void {
+    const dx = this.debug, e = dx?.pending;
+    if (!dx || !e) return;
+    dx.pending = null;
+    this.cpu.clock.icount++;
+    deliverFault(this.cpu, e);
+    this.cpu.rip = this.cpu.nip;
   }
 
   /** #DB trap after an instruction: single-step (DR6.BS) and/or data breakpoints (DR6.B0–B3). */

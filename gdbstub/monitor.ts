@@ -1,0 +1,117 @@
+import type { Debugger, Context } from '../src/debug/index.js';
+import { entryFlags, fromCpuLinear } from '../src/debug/index.js';
+import { parseHex } from './framing.js';
+
+/**
+ * `monitor …` commands (gdb's qRcmd). Each returns text for the gdb console; `error` marks a
+ * command gdb should report as failed.
+ */
+export interface MonitorResult { output: string; error?: boolean; quit?: boolean }
+
+const VECTOR_ALIASES: Record<string, number> = {
+  de: 0, db: 1, nmi: 2, bp: 3, of: 4, br: 5, ud: 6, nm: 7, df: 8, ts: 10, np: 11, ss: 12, gp: 13, pf: 14, mf: 16, ac: 17, mc: 18, xm: 19, ve: 20, cp: 21,
+};
+const VECTOR_NAMES = ['#DE', '#DB', 'NMI', '#BP', '#OF', '#BR', '#UD', '#NM', '#DF', '(9)', '#TS', '#NP', '#SS', '#GP', '#PF', '(15)', '#MF', '#AC', '#MC', '#XM', '#VE', '#CP'];
+
+const HELP = `vmxray monitor commands:
+  help                         this list
+  info registers               the full system state (control, debug, descriptor-table, segment registers, MSRs)
+  info tlb                     the software TLB: linear page -> physical page, per access kind
+  walk <linear>                the page walk of a linear address, level by level
+  phys on|off                  memory requests (x, p, set) address physical memory instead of linear
+  icount                       instructions retired so far (virtual time)
+  stepping irq on|off          deliver interrupts while single-stepping (default off, as QEMU)
+  catch exception <v>|none     stop before delivering exception <v> (number or name: pf, gp, ud, de, ...);
+                               reported as a signal: #PF/#GP -> SIGSEGV, #UD -> SIGILL, #DE -> SIGFPE, #BP/#DB -> SIGTRAP
+  catch                        list the caught exceptions
+  quit                         end vmxray`;
+
+export function runMonitor(dbg: Debugger, line: string, env: { context: Context }): MonitorResult {
+  const words = line.trim().split(/\s+/).filter(Boolean);
+  const cmd = words.join(' ');
+  const ctx = env.context;
+  if (words.length === 0 || cmd === 'help') return { output: HELP };
+  if (cmd === 'info registers' || cmd === 'info reg' || cmd === 'info regs') return { output: systemState(ctx) };
+  if (cmd === 'info tlb') return { output: tlbListing(dbg) };
+  if (words[0] === 'walk') {
+    if (words.length !== 2) return { output: 'usage: walk <linear address>', error: true };
+    const a = parseHex(words[1].replace(/^0x/i, ''));
+    if (a === null) return { output: `not an address: ${words[1]}`, error: true };
+    return { output: walkListing(ctx, a) };
+  }
+  if (words[0] === 'phys') {
+    if (words[1] === 'on' || words[1] === 'off') { dbg.physical = words[1] === 'on'; return { output: `memory requests address ${dbg.physical ? 'physical' : 'linear'} memory` }; }
+    return { output: `memory requests address ${dbg.physical ? 'physical' : 'linear'} memory (phys on|off)` };
+  }
+  if (cmd === 'icount') return { output: `${dbg.machine.clock.icount} instructions retired` };
+  if (words[0] === 'stepping' && words[1] === 'irq') {
+    if (words[2] === 'on' || words[2] === 'off') dbg.maskIrqWhileStepping = words[2] === 'off';
+    else if (words.length > 2) return { output: 'usage: stepping irq on|off', error: true };
+    return { output: `single steps ${dbg.maskIrqWhileStepping ? 'hold interrupts back' : 'deliver interrupts'}` };
+  }
+  if (words[0] === 'catch') {
+    if (words.length === 1) return { output: caughtList(dbg) };
+    if (words[1] !== 'exception' || words.length !== 3) return { output: 'usage: catch exception <vector>|none', error: true };
+    const w = words[2].toLowerCase().replace(/^#/, '');
+    if (w === 'none') { dbg.caught.clear(); return { output: 'no exception is caught' }; }
+    let v = VECTOR_ALIASES[w];
+    if (v === undefined) { const n = Number(w); if (Number.isInteger(n) && n >= 0 && n < 32) v = n; }
+    if (v === undefined) return { output: `not an exception vector: ${words[2]}`, error: true };
+    dbg.caught.add(v);
+    return { output: caughtList(dbg) };
+  }
+  if (cmd === 'quit' || cmd === 'q') return { output: 'vmxray: quitting', quit: true };
+  return { output: `unknown monitor command: ${cmd} (try "monitor help")`, error: true };
+}
+
+function caughtList(dbg: Debugger): string {
+  if (dbg.caught.size === 0) return 'no exception is caught (only a triple fault stops)';
+  return 'caught before delivery: ' + [...dbg.caught].sort((a, b) => a - b).map(v => `${VECTOR_NAMES[v] ?? v} (${v})`).join(', ');
+}
+
+const h = (v: bigint | null, w = 16) => v === null ? '?' : '0x' + v.toString(16).padStart(w, '0');
+
+function systemState(ctx: Context): string {
+  const r = (n: string) => ctx.readRegister(n);
+  const L: string[] = [];
+  L.push(`context ${ctx.id}: ${ctx.name}`);
+  L.push(`rip ${h(r('rip'))}  rflags ${h(r('eflags'), 8)}  rsp ${h(r('rsp'))}`);
+  L.push(`cr0 ${h(r('cr0'), 8)}  cr2 ${h(r('cr2'))}  cr3 ${h(r('cr3'))}  cr4 ${h(r('cr4'), 8)}  cr8 ${h(r('cr8'), 1)}  efer ${h(r('efer'), 8)}`);
+  L.push(`gdtr ${h(r('gdtr_base'))} limit ${h(r('gdtr_limit'), 4)}   idtr ${h(r('idtr_base'))} limit ${h(r('idtr_limit'), 4)}`);
+  for (const s of ['cs', 'ss', 'ds', 'es', 'fs', 'gs', 'ldtr', 'tr']) {
+    L.push(`${s.padEnd(4)} ${h(r(s === 'ldtr' || s === 'tr' ? s : s), 4)}  base ${h(r(`${s}_base`))}  limit ${h(r(`${s}_limit`), 8)}  attr ${h(r(`${s}_attr`), 5)}`);
+  }
+  L.push(`k_gs_base ${h(r('k_gs_base'))}  fs_base ${h(r('fs_base'))}  gs_base ${h(r('gs_base'))}`);
+  L.push(`dr0 ${h(r('dr0'))}  dr1 ${h(r('dr1'))}  dr2 ${h(r('dr2'))}  dr3 ${h(r('dr3'))}  dr6 ${h(r('dr6'), 8)}  dr7 ${h(r('dr7'), 8)}`);
+  return L.join('\n');
+}
+
+function walkListing(ctx: Context, a: bigint): string {
+  const w = ctx.walk(a);
+  const L = [`walk of ${h(a)} (${w.mode} paging)`];
+  for (const l of w.levels) {
+    const v = (BigInt(l.hi) << 32n) | BigInt(l.lo);
+    L.push(`  ${l.name.padEnd(6)} at ${h(BigInt(l.entryAddr), 10)} = ${h(v)}  [${entryFlags(l.lo, l.hi)}]`);
+  }
+  if (w.pa === null) L.push(`  -> no translation: ${w.why}`);
+  else L.push(`  -> physical ${h(BigInt(w.pa), 10)} (${sizeName(w.pageSize)} page${w.mode === 'none' ? '' : `, ${w.writable ? 'writable' : 'read-only'}, ${w.user ? 'user' : 'supervisor'}${w.nx ? ', no-execute' : ''}`})`);
+  return L.join('\n');
+}
+const sizeName = (s: number) => s >= 2 ** 30 ? `${s / 2 ** 30} GiB` : s >= 2 ** 20 ? `${s / 2 ** 20} MiB` : `${s / 1024} KiB`;
+
+function tlbListing(dbg: Debugger): string {
+  const cpu = dbg.machine.cpu;
+  const names = ['read/supervisor', 'read/user', 'write/supervisor', 'write/user', 'fetch/supervisor', 'fetch/user'];
+  const L: string[] = ['software TLB (valid entries: linear page -> physical page)'];
+  cpu.tlb.sets.forEach((s, k) => {
+    const e: string[] = [];
+    for (let i = 0; i < s.tag.length; i++) {
+      const t = s.tag[i];
+      if (t !== Math.floor(t)) continue; // empty slot
+      e.push(`  ${h(fromCpuLinear(t))} -> ${h(BigInt(s.ppage[i]) * 4096n, 10)}${s.global[i] ? ' G' : ''}`);
+    }
+    L.push(`${names[k]}: ${e.length} entries`, ...e.slice(0, 64));
+    if (e.length > 64) L.push(`  ... ${e.length - 64} more`);
+  });
+  return L.join('\n');
+}
