@@ -185,9 +185,10 @@ export class GdbSession {
     return null;
   }
 
-  private startResume(how: Resume, sig: boolean): void {
+  /** `sig`: gdb resumed with a signal; a caught exception is delivered either way (see Debugger.resume). */
+  private startResume(how: Resume, _sig: boolean): void {
     this.attachStop = false;
-    this.running = this.dbg.resume(how, { deliver: sig }).then(ev => {
+    this.running = this.dbg.resume(how).then(ev => {
       this.running = null;
       if (this.closed) return;
       if (ev.kind === 'machine' || ev.kind === 'shutdown' || ev.kind === 'limit' || ev.kind === 'exited' || ev.kind === 'exception') {

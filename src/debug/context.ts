@@ -33,6 +33,8 @@ export class RootContext implements Context {
   readonly id = 1;
   readonly name = 'cpu0 (VMX root / no VMX)';
   readonly registers = REGISTERS;
+  /** Set when a debugger wrote RIP (a caught exception pending at the old RIP is then discarded). */
+  ripWritten = false;
   constructor(private readonly m: Machine) {}
 
   get longMode(): boolean { return this.m.cpu.mode === MODE_LONG; }
@@ -47,6 +49,7 @@ export class RootContext implements Context {
     const d = REGISTER_BY_NAME.get(name);
     if (!d) return `no register ${name}`;
     const cpu = this.m.cpu;
+    if (name === 'rip') this.ripWritten = true;
     const r = d.set(cpu, v & ((1n << BigInt(d.bits)) - 1n));
     if (r === null) cpu.flushTlb(); // CR/segment writes may change translations and the decoder mode
     return r;

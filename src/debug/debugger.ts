@@ -148,11 +148,9 @@ export class Debugger implements ExecDebug {
   interrupt(): void { this.interruptRequested = true; }
 
   /**
-   * Run until something stops the machine. `deliver`: when stopped at a caught exception, pass it
-   * to the guest (gdb resumed with the signal) instead of discarding it (the instruction re-runs).
-   * `limit`: stop after this many instructions or this host time.
+   * Run until something stops the machine, or after `maxInstructions` / `timeoutMs` of host time.
    */
-  async resume(how: Resume, opts: { deliver?: boolean; maxInstructions?: number; timeoutMs?: number } = {}): Promise<StopEvent> {
+  async resume(how: Resume, opts: { maxInstructions?: number; timeoutMs?: number } = {}): Promise<StopEvent> {
     if (this.running_) throw new Error('the machine is already running');
     const m = this.machine, cpu = m.cpu, exec = m.exec;
     if (this.ended) return this.finish(this.ended);
@@ -168,7 +166,11 @@ export class Debugger implements ExecDebug {
       return this.finish(this.ended);
     }
     cpu.stop = null;
-    if (this.pending) { if (opts.deliver) exec.deliverPending(); else this.pending = null; }
+    // A caught exception is architectural: it is delivered when the machine goes on, whatever
+    // signal gdb resumes with (SWEB's `continue_on_pagefault` resumes page faults with "nopass") —
+    // unless the user moved RIP (`set $pc`, `jump`), which discards it as if the instruction never ran.
+    if (this.pending) { if (!this.root.ripWritten) exec.deliverPending(); else this.pending = null; }
+    this.root.ripWritten = false;
     this.skip = ripLinear(cpu);
     this.watchHit = null;
 
