@@ -6,6 +6,7 @@ import { LazyFlags, arithFlags, setArith } from './flags.js';
 import { CpuFault, MachineStop } from './fault.js';
 import { Tlb, TlbSet, K_READ, K_WRITE, K_EXEC, TLB_MASK } from './tlb.js';
 import { translate } from './mmu.js';
+import { translateNested, type EptContext } from '../vmx/ept.js';
 import {
   CS, SS, DS, ES, FS, GS, TR, LDTR, ARITH_FLAGS, FLAGS_IMPLEMENTED, CR0_PE, CR0_PG, EFER_LMA, VM, AR_L, AR_DB, AR_P, AR_S,
   GP, SS_, arDpl,
@@ -69,6 +70,8 @@ export class CPU {
   mxcsr = 0x1f80;
   readonly fpu = new X87();
   readonly msr: MsrFile;
+  /** VMX state (src/vmx/state.ts): null until the first VMXON; reset leaves VMX operation. */
+  vmx: import('../vmx/state.js').VmxState | null = null;
 
   halted = false;
   /** The A20 gate (port 0x92 bit 1 OR the 8042 output port bit 1); multiboot hands over with it open. */
@@ -99,6 +102,8 @@ export class CPU {
   walkCacheable = true;
   walkPageMask = 0xfff;
   readonly walkTrail: number[] = [];
+  /** EPT in VMX non-root operation (src/vmx/ept.ts: enableEpt/disableEpt); null in root operation or without EPT. */
+  ept: EptContext | null = null;
   /** Set while the CPU makes implicit supervisor accesses (descriptor tables, TSS, IDT). */
   implicitAccess = false;
   /** Set when a write hit a page holding decoded code: the current block must end. */
@@ -157,6 +162,8 @@ export class CPU {
     this.fpu.reset();
     this.halted = false; this.intShadow = false; this.nmiPending = false; this.nmiBlocked = false;
     this.stop = null;
+    this.vmx = null;
+    this.ept = null;
     this.updateMode();
     this.tlb.flush();
   }
@@ -325,7 +332,8 @@ export class CPU {
     if (this.mode === MODE_LONG || this.efer & EFER_LMA) {
       if (la >= 140737488355328 || la < -140737488355328) throw new CpuFault(GP, 0);
     } else la = la >>> 0;
-    let pa = translate(this, la, kind, user);
+    // With EPT the walk is nested and the TLB caches guest-linear → host-physical (DESIGN.md #4).
+    let pa = this.ept === null ? translate(this, la, kind, user) : translateNested(this, la, kind, user);
     // A20 gate closed: physical address bit 20 reads as 0 (the 8086 wrap-around a PC emulates)
     if (!this.a20 && (pa % 0x200000) >= 0x100000) pa -= 0x100000;
     const ppage = Math.floor(pa / 4096);

@@ -18,8 +18,8 @@ import { IA32_APIC_BASE, IA32_MISC_ENABLE } from './msr.js';
 
 /** Feature switches of the model. Flip one only together with the implementation it announces. */
 export const FEATURES = {
-  /** CPUID.1:ECX.VMX[bit 5]. Left off until the VMX instructions exist (the VMX issue flips it). */
-  vmx: false,
+  /** CPUID.1:ECX.VMX[bit 5]: VMXON & co. and the IA32_VMX_* capability MSRs (src/vmx). */
+  vmx: true,
   /** XSAVE/XRSTOR (CPUID.1:ECX.XSAVE[26]); off until implemented. Without it CR4.OSXSAVE is reserved,
    *  so XGETBV/XSETBV raise #UD, and leaf 0DH reads as zeros. */
   xsave: false,

@@ -25,10 +25,20 @@ function pageFault(cpu: CPU, la: number, code: number): never {
 
 /** Translate `la` for an access of `kind` (K_READ/K_WRITE/K_EXEC); `user` = a user-mode access (CPL 3, not implicit). */
 export function translate(cpu: CPU, la: number, kind: number, user: boolean): number {
+  return translateWith(cpu, cpu.bus, la, kind, user);
+}
+
+/** Where the walk reads and updates paging-structure entries: physical memory, or guest-physical memory through EPT (src/vmx/ept.ts). */
+export interface PagingBus {
+  read32(pa: number): number;
+  write32(pa: number, v: number): void;
+}
+
+/** `translate` with the paging structures read through `bus` (the result is the address the structures give: guest-physical under EPT). */
+export function translateWith(cpu: CPU, bus: PagingBus, la: number, kind: number, user: boolean): number {
   cpu.walkGlobal = false;
   cpu.walkCacheable = true;
   if (!(cpu.cr0 & CR0_PG)) return la >>> 0;
-  const bus = cpu.bus;
   const write = kind === K_WRITE;
   const fetch = kind === K_EXEC;
   const nxe = (cpu.efer & EFER_NXE) !== 0;

@@ -1,6 +1,7 @@
 import type { CPU } from './cpu.js';
 import { CpuFault } from './fault.js';
 import { EFER_SCE, EFER_LME, EFER_LMA, EFER_NXE, GP, FS, GS } from './regs.js';
+import { registerVmxMsrs, FEATURE_CONTROL_FIRMWARE, FEATURE_CONTROL_WRITABLE } from '../vmx/caps.js';
 
 /**
  * The MSR file: the MSRs this CPU model implements (SDM Vol. 4, "Model-Specific Registers").
@@ -26,7 +27,7 @@ export class MsrFile {
   constructor(cpu: CPU) {
     this.cpu = cpu;
     const plain: [number, number, number][] = [
-      [IA32_APIC_BASE, 0xfee00900, 0], [IA32_FEATURE_CONTROL, 0, 0], [IA32_TSC_ADJUST, 0, 0],
+      [IA32_APIC_BASE, 0xfee00900, 0], [IA32_FEATURE_CONTROL, FEATURE_CONTROL_FIRMWARE, 0], [IA32_TSC_ADJUST, 0, 0],
       [IA32_SYSENTER_CS, 0, 0], [IA32_SYSENTER_ESP, 0, 0], [IA32_SYSENTER_EIP, 0, 0],
       [IA32_MISC_ENABLE, 0x1, 0], [IA32_PAT, 0x00070406, 0x00070406], [IA32_MTRRCAP, 0x508, 0],
       [IA32_MTRR_DEF_TYPE, 0, 0], [IA32_STAR, 0, 0], [IA32_LSTAR, 0, 0], [IA32_CSTAR, 0, 0], [IA32_FMASK, 0, 0],
@@ -37,6 +38,7 @@ export class MsrFile {
     // MTRRs: fixed-range and 8 variable pairs (IA32_MTRRCAP.VCNT = 8)
     for (const m of [0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f]) this.store.set(m, [0, 0]);
     for (let i = 0; i < 16; i++) this.store.set(0x200 + i, [0, 0]);
+    registerVmxMsrs(this); // IA32_VMX_* capability MSRs (src/vmx/caps.ts)
   }
 
   register(msr: number, h: MsrHandler): void { this.handlers.set(msr, h); }
@@ -86,6 +88,7 @@ export class MsrFile {
         break;
       case IA32_FEATURE_CONTROL:
         if (this.store.get(msr)![0] & 1) throw new CpuFault(GP, 0); // locked
+        if (hi !== 0 || (lo & ~FEATURE_CONTROL_WRITABLE)) throw new CpuFault(GP, 0); // reserved (no SMX, SGX, LMCE)
         break;
       case IA32_PAT:
         for (let i = 0; i < 8; i++) {

@@ -18,7 +18,7 @@ const CASES = Number(process.env.VMXRAY_ICED_CASES ?? 50_000);
 const MODEL = new Set<number>([
   'INTEL8086', 'INTEL186', 'INTEL286_ONLY', 'INTEL286', 'INTEL386', 'INTEL486', 'X64', 'CMOV', 'CX8', 'CMPXCHG16B', 'CPUID', 'FPU', 'FPU287',
   'FPU387', 'FXSR', 'MSR', 'TSC', 'RDTSCP', 'SEP', 'SYSCALL', 'SSE', 'SSE2', 'SSE3', 'SSSE3', 'SSE4_1', 'SSE4_2', 'POPCNT', 'LZCNT',
-  'SMAP', 'ADX', 'PAUSE', 'MULTIBYTENOP', 'CLFSH', 'INVPCID', 'PREFETCHW', 'RDPMC',
+  'SMAP', 'ADX', 'PAUSE', 'MULTIBYTENOP', 'CLFSH', 'INVPCID', 'PREFETCHW', 'RDPMC', 'VMX', 'INVEPT', 'INVVPID',
 ].map(n => (CpuidFeature as unknown as Record<string, number>)[n]));
 /** BMI1 is in the model for TZCNT only (the VEX-encoded BMI1 instructions are not). */
 const BMI1 = (CpuidFeature as unknown as Record<string, number>).BMI1;

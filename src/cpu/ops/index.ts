@@ -14,12 +14,13 @@ import { sseHandlers } from './sse-index.js';
 import { systemHandlers } from './system.js';
 import { stringHandlers } from './string.js';
 import { x87Handlers } from './x87.js';
+import { vmxHandlers } from '../../vmx/instructions.js';
 
 /** The handler registry: a table row's handler is HANDLERS[opts.h ?? mnemonic]. */
 export const HANDLERS: Record<string, Handler> = {
   ...aluHandlers, ...dataHandlers, ...controlHandlers, ...stackHandlers, ...flagHandlers,
   ...shiftHandlers, ...muldivHandlers, ...bitHandlers, ...bcdHandlers, ...systemHandlers, ...stringHandlers,
-  ...sseHandlers, ...x87Handlers,
+  ...sseHandlers, ...x87Handlers, ...vmxHandlers,
 } as Record<string, Handler>;
 
 export const undefinedOpcode: Handler = () => { throw new CpuFault(UD); };
