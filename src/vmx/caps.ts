@@ -147,7 +147,7 @@ export const VMX_CAPS = {
   cr4Fixed0: CR4_VMXE,
   cr4Fixed1: CR4_IMPLEMENTED,
   /** IA32_VMX_EPT_VPID_CAP low / high halves. */
-  eptCap: or(EPT_CAP.EXECUTE_ONLY, EPT_CAP.WALK_LENGTH_4, EPT_CAP.MEMTYPE_WB, EPT_CAP.PDE_2MB, EPT_CAP.PDPTE_1GB,
+  eptCap: or(EPT_CAP.EXECUTE_ONLY, EPT_CAP.WALK_LENGTH_4, EPT_CAP.MEMTYPE_UC, EPT_CAP.MEMTYPE_WB, EPT_CAP.PDE_2MB, EPT_CAP.PDPTE_1GB,
     EPT_CAP.INVEPT, EPT_CAP.ACCESSED_DIRTY, EPT_CAP.INVEPT_SINGLE_CONTEXT, EPT_CAP.INVEPT_ALL_CONTEXT),
   vpidCap: or(VPID_CAP.INVVPID, VPID_CAP.INDIVIDUAL_ADDRESS, VPID_CAP.SINGLE_CONTEXT, VPID_CAP.ALL_CONTEXT,
     VPID_CAP.SINGLE_CONTEXT_RETAINING_GLOBALS),
@@ -248,12 +248,16 @@ export function beyondPhysWidth(lo: number, hi: number): boolean {
 export function eptpProblem(lo: number, hi: number): string | null {
   const cap = VMX_CAPS.eptCap;
   const mt = lo & 7;
-  if (!((mt === 0 && (cap & EPT_CAP.MEMTYPE_UC)) || (mt === 6 && (cap & EPT_CAP.MEMTYPE_WB)))) return `memory type ${mt} is not supported`;
+  if (!((mt === 0 && (cap & EPT_CAP.MEMTYPE_UC)) || (mt === 6 && (cap & EPT_CAP.MEMTYPE_WB)))) {
+    return `EPTP memory type (bits 2:0) is ${mt}; supported are 0 (UC) and 6 (WB)`;
+  }
   const wl = (lo >>> 3) & 7;
-  if (!((wl === 3 && (cap & EPT_CAP.WALK_LENGTH_4)) || (wl === 4 && (cap & EPT_CAP.WALK_LENGTH_5)))) return `page-walk length ${wl + 1} is not supported`;
-  if ((lo & b(6)) && !(cap & EPT_CAP.ACCESSED_DIRTY)) return 'accessed/dirty flags are not supported';
-  if ((lo & b(7)) && !(cap & EPT_CAP.SUPERVISOR_SHADOW_STACK)) return 'supervisor shadow-stack control is not supported';
-  if (lo & 0xf00) return 'reserved bits 11:8 are set';
-  if (beyondPhysWidth(lo, hi)) return `bits 63:${MAXPHYADDR} are set`;
+  if (!((wl === 3 && (cap & EPT_CAP.WALK_LENGTH_4)) || (wl === 4 && (cap & EPT_CAP.WALK_LENGTH_5)))) {
+    return `EPTP bits 5:3 (page-walk length minus 1) are ${wl}; the page-walk length ${wl + 1} is not supported (only 4-level EPT)`;
+  }
+  if ((lo & b(6)) && !(cap & EPT_CAP.ACCESSED_DIRTY)) return 'EPTP bit 6 enables accessed/dirty flags, which are not supported';
+  if ((lo & b(7)) && !(cap & EPT_CAP.SUPERVISOR_SHADOW_STACK)) return 'EPTP bit 7 (supervisor shadow stacks, not supported) is reserved here; it must be 0';
+  if (lo & 0xf00) return `EPTP reserved bits 11:8 are 0x${((lo >>> 8) & 0xf).toString(16)}; they must be 0`;
+  if (beyondPhysWidth(lo, hi)) return `EPTP bits 63:${MAXPHYADDR} are not 0 (EPTP = 0x${(hi >>> 0).toString(16)}${(lo >>> 0).toString(16).padStart(8, '0')}); the physical-address width is ${MAXPHYADDR}`;
   return null;
 }

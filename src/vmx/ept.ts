@@ -58,18 +58,8 @@ export const EPTP_AD = 1 << 6;
  * under "VM-Execution Control Fields"), or null when it is valid for this processor. INVEPT
  * single-context applies the same test ("VMfail(Invalid operand to INVEPT/INVVPID)").
  */
-export function eptpProblem(lo: number, hi: number): string | null {
-  const mt = lo & 7;
-  if (mt !== 0 && mt !== 6) return `EPTP memory type (bits 2:0) is ${mt}; supported are 0 (UC) and 6 (WB)`;
-  const wl = (lo >>> 3) & 7;
-  if (wl !== 3) return `EPTP bits 5:3 (page-walk length minus 1) are ${wl}; only 3 (4-level EPT) is supported`;
-  if (lo & 0xf80) return `EPTP reserved bits 11:7 are 0x${((lo >>> 7) & 0x1f).toString(16)}; they must be 0`;
-  if ((hi >>> 0) >= 2 ** (MAXPHYADDR - 32)) {
-    return `EPTP bits 63:${MAXPHYADDR} are not 0 (EPTP = 0x${(hi >>> 0).toString(16)}${(lo >>> 0).toString(16).padStart(8, '0')}); ` +
-      `the physical-address width is ${MAXPHYADDR}`;
-  }
-  return null;
-}
+/** EPTP validity (one rule, shared with VM entry and INVEPT): src/vmx/caps.ts. */
+export { eptpProblem } from './caps.js';
 
 // ------------------------------------------------------------------ the walk
 

@@ -100,9 +100,9 @@ describe('VMX capability MSRs', () => {
     expect(rdmsr(0x48a)).toEqual([23 << 1, 0]);
   });
 
-  it('IA32_VMX_EPT_VPID_CAP: execute-only, 4-level walk, WB, 2M/1G pages, INVEPT single+all, A/D; all INVVPID types', () => {
+  it('IA32_VMX_EPT_VPID_CAP: execute-only, 4-level walk, UC and WB, 2M/1G pages, INVEPT single+all, A/D; all INVVPID types', () => {
     const [lo, hi] = rdmsr(0x48c);
-    expect(lo).toBe([0, 6, 14, 16, 17, 20, 21, 25, 26].reduce((a, b) => a | bit(b), 0));
+    expect(lo).toBe([0, 6, 8, 14, 16, 17, 20, 21, 25, 26].reduce((a, b) => a | bit(b), 0));
     expect(hi).toBe([0, 8, 9, 10, 11].reduce((a, b) => a | bit(b), 0));
   });
 
@@ -141,7 +141,8 @@ describe('VMX capability MSRs', () => {
   it('EPTP validity follows the capabilities: WB and 4 levels yes, UC / other lengths / reserved bits no', () => {
     expect(eptpProblem(0x0001e01e, 0)).toBeNull();        // WB, 4-level
     expect(eptpProblem(0x0001e05e, 0)).toBeNull();        // + A/D
-    expect(eptpProblem(0x0001e018, 0)).not.toBeNull();    // UC not offered
+    expect(eptpProblem(0x0001e018, 0)).toBeNull();        // UC (memory type 0) is offered, as on hardware
+    expect(eptpProblem(0x0001e01a, 0)).not.toBeNull();    // memory type 2 is reserved
     expect(eptpProblem(0x0001e016, 0)).not.toBeNull();    // 3-level
     expect(eptpProblem(0x0001e026, 0)).not.toBeNull();    // 5-level
     expect(eptpProblem(0x0001e09e, 0)).not.toBeNull();    // supervisor shadow stack
