@@ -20,6 +20,8 @@ export interface RunArgs {
   traceExceptions?: boolean;
   /** -s: gdb server on 127.0.0.1:1234; -S: wait for gdb before starting; --gdb tcp:HOST:PORT. */
   s?: boolean; S?: boolean; gdb?: string;
+  /** IA32_FEATURE_CONTROL at power-on. */
+  featureControl?: 'locked' | 'unlocked';
 }
 
 function readFile(path: string, what: string): Uint8Array {
@@ -54,6 +56,7 @@ export function composeMachine(a: RunArgs): { machine: Machine; sinks: Sink[]; d
     serialOutputs: serialSinks.map(sink => (b: number) => sink.write(b)),
     disks,
     onDiskError: msg => process.stderr.write(`vmxray: disk error: ${msg}\n`),
+    featureControl: a.featureControl,
   });
   const modules: BootModule[] = [];
   for (const spec of [...(a.initrd ?? []).flatMap(s => s.split(',')), ...(a.module ?? [])]) {

@@ -19,6 +19,7 @@ import { createPciBus, type PciBus } from '../devices/pci.js';
 import { buildAcpiTables, AcpiPm } from '../devices/acpi.js';
 import { FwCfg } from '../devices/fwcfg.js';
 import { IA32_APIC_BASE } from '../cpu/msr.js';
+import { setFeatureControl } from '../vmx/caps.js';
 import type { BlockDevice } from '../disk/index.js';
 import { PostPort, DebugConsolePort, DebugExitPort, SystemControlPortA } from '../devices/simple-ports.js';
 
@@ -45,6 +46,11 @@ export interface MachineConfig {
   unassignedMemory?: number;
   /** A disk I/O error the guest sees as an ATA error (message for the console). */
   onDiskError?: (message: string) => void;
+  /**
+   * IA32_FEATURE_CONTROL as firmware leaves it: 'locked' (default: locked with VMX outside SMX
+   * enabled) or 'unlocked' (0, so a hypervisor that forgets to check and set it can be tested).
+   */
+  featureControl?: 'locked' | 'unlocked';
 }
 
 export type StopReason = 'exit' | 'triple-fault' | 'halted' | 'idle' | 'unsupported' | 'internal' | 'max-instructions' | 'timeout' | 'reset' | 'paused';
@@ -104,6 +110,7 @@ export class Machine {
     this.ioapic = new IoApic({ lapic: this.lapic });
     this.lapic.setExtInt(this.pic);
     this.cpu.intc = this.lapic;
+    if (cfg.featureControl === 'unlocked') setFeatureControl(this.cpu.msr, { locked: false });
     this.cpu.tpr = { get: () => this.lapic.tpr, set: v => { this.lapic.tpr = v; } };
     this.bus.addMmio('lapic', 0xfee00000, 0x1000, this.lapic);
     this.bus.addMmio('ioapic', 0xfec00000, 0x1000, this.ioapic);
