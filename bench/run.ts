@@ -9,6 +9,8 @@
  *   npm run bench -- --seconds=5       another target time per run
  *   npm run bench -- --repeat=3        vmxray: best of 3 timed runs (a busy host adds noise)
  *   npm run bench -- --no-bochs        skip the Bochs comparison
+ *   npm run bench -- --debugger        with a debugger attached: a breakpoint and a watchpoint
+ *                                      set on addresses the workload never touches (their cost)
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -24,11 +26,12 @@ function parseArgs(argv: string[]): Options {
     if (a === '--json') o.json = true;
     else if (a === '--quick') o.quick = true;
     else if (a === '--no-bochs') o.bochs = false;
+    else if (a === '--debugger') process.env.VMXRAY_BENCH_DEBUGGER = '1';
     else if (a.startsWith('--only=')) o.only = a.slice(7).split(',').filter(Boolean);
     else if (a.startsWith('--seconds=')) o.seconds = Number(a.slice(10));
     else if (a.startsWith('--repeat=')) o.repeat = Math.max(1, Math.floor(Number(a.slice(9))) || 1);
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench -- [--quick] [--json] [--only=hot,mem,rep,call] [--seconds=N] [--repeat=N] [--no-bochs]\n');
+      process.stdout.write('usage: npm run bench -- [--quick] [--json] [--only=hot,mem,rep,call] [--seconds=N] [--repeat=N] [--no-bochs] [--debugger]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (try --help)`);
   }

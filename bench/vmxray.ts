@@ -4,6 +4,7 @@
  * only the run (not the machine's construction or the kernel load).
  */
 import { Machine } from '../src/machine/machine.js';
+import { Debugger } from '../src/debug/index.js';
 import { parseChecksum, type Workload } from './workloads.js';
 
 export interface VmxrayRun {
@@ -20,6 +21,12 @@ export interface VmxrayRun {
 export function runVmxray(image: Uint8Array, w: Workload, iterations: number): VmxrayRun {
   const m = new Machine({ memory: 32 * 1024 * 1024 });
   m.boot(image, { cmdline: `${w.name} ${iterations}` });
+  if (process.env.VMXRAY_BENCH_DEBUGGER === '1') {
+    // --debugger: what an attached gdb with a breakpoint and a watchpoint elsewhere costs
+    const dbg = new Debugger(m);
+    dbg.addBreakpoint(0xffffffff80dead00n);
+    dbg.addWatchpoint(0x1f00000n, 8, 'write');
+  }
   // generous cap: a kernel that never exits must not hang the benchmark
   const cap = iterations * w.insnsPerIter * 4 + 10_000_000;
   const t0 = process.hrtime.bigint();
