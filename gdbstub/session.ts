@@ -79,7 +79,7 @@ export class GdbSession {
   private handle(p: string, raw: Buffer): string | Buffer | null {
     const c = p[0];
     switch (c) {
-      case '?': return this.stopReply(this.dbg.stopped ?? { kind: 'interrupt', context: 1 }, true);
+      case '?': return this.stopReply(this.dbg.stopped ?? { kind: 'interrupt', context: 1 });
       case 'g': return this.readAllRegs();
       case 'G': return this.writeAllRegs(p.slice(1));
       case 'p': return this.readReg(p.slice(1));
@@ -105,7 +105,7 @@ export class GdbSession {
   // ------------------------------------------------------------------ stop replies
   private threadId(ctx: number): string { return `p${ctx.toString(16)}.1`; }
 
-  private stopReply(ev: StopEvent, initial = false): string {
+  private stopReply(ev: StopEvent): string {
     const t = `thread:${this.threadId(ev.context)};`;
     switch (ev.kind) {
       case 'breakpoint':
@@ -115,7 +115,7 @@ export class GdbSession {
         return `T05${t}${k}:${ev.address.toString(16)};`;
       }
       case 'step': return `T05${t}`;
-      case 'interrupt': return `T${hex2(initial || this.attachStop ? SIG.TRAP : SIG.INT)}${t}`;
+      case 'interrupt': return `T${hex2(this.attachStop ? SIG.TRAP : SIG.INT)}${t}`; // the stop at attach is SIGTRAP (gdbserver, QEMU)
       case 'exception': return `T${hex2(signalForVector(ev.vector))}${t}`;
       case 'machine': return `T${hex2(ev.reason === 'unsupported' ? SIG.ILL : ev.reason === 'internal' ? SIG.ABRT : SIG.TRAP)}${t}`;
       case 'shutdown': return `T${hex2(SIG.KILL)}${t}`;
@@ -414,7 +414,7 @@ export class GdbSession {
       const pid = parseHex(p.slice(8));
       if (pid === null || !this.dbg.context(Number(pid))) return E_NOENT;
       this.ctx = Number(pid);
-      return this.stopReply(this.dbg.stopped ?? { kind: 'interrupt', context: this.ctx }, true);
+      return this.stopReply(this.dbg.stopped ?? { kind: 'interrupt', context: this.ctx });
     }
     if (p.startsWith('vKill')) { this.reply('OK'); this.hooks.onKill(); return null; }
     if (p.startsWith('vCtrlC')) { if (this.running) this.dbg.interrupt(); return 'OK'; }

@@ -316,7 +316,7 @@ export class Executor {
     // loop's budget advance, instead of spinning the host forever.
     cpu.clock.icount++;
     deliverFault(cpu, e);
-    cpu.rip = cpu.nip;
+    if (!cpu.stop) cpu.rip = cpu.nip; // a delivery that shut the machine down leaves RIP at the faulting instruction
   }
 
   /** Deliver the exception a debugger held back (resuming with its signal passes it to the guest). */
@@ -326,7 +326,7 @@ export class Executor {
     dx.pending = null;
     this.cpu.clock.icount++;
     deliverFault(this.cpu, e);
-    this.cpu.rip = this.cpu.nip;
+    if (!this.cpu.stop) this.cpu.rip = this.cpu.nip;
   }
 
   /** #DB trap after an instruction: single-step (DR6.BS) and/or data breakpoints (DR6.B0–B3). */
