@@ -45,7 +45,13 @@ export class CPU {
   idtBase = 0; idtLimit = 0x3ff;
 
   cr0 = 0x60000010;
-  cr2 = 0;
+  /** CR2. A setter keeps the previous value: a #PF that causes a VM exit must not change CR2
+   *  (SDM Vol. 3C, "VM Exits Due to Exceptions"... exit qualification holds the address), and
+   *  mmu.ts writes CR2 before the exit is decided (src/vmx/events.ts restores `cr2Before`). */
+  private cr2v = 0;
+  cr2Before = 0;
+  get cr2(): number { return this.cr2v; }
+  set cr2(v: number) { this.cr2Before = this.cr2v; this.cr2v = v; }
   cr3 = 0;
   cr4 = 0;
   efer = 0;
@@ -81,6 +87,9 @@ export class CPU {
   /** Interrupts are blocked until one more instruction has executed after STI / MOV SS / POP SS
    *  (SDM Vol. 3A, "Interrupt shadow"; the run loop clears it). */
   intShadow = false;
+  /** The interrupt shadow comes from MOV SS / POP SS (not STI): "blocking by MOV SS" of the VMX
+   *  interruptibility state (SDM Vol. 3C, "Guest Non-Register State"). Cleared with intShadow. */
+  movSsShadow = false;
   nmiPending = false;
   nmiBlocked = false;
 
@@ -160,7 +169,7 @@ export class CPU {
     this.rip = 0xfff0; this.nip = 0xfff0;
     this.xmm.fill(0); this.mxcsr = 0x1f80;
     this.fpu.reset();
-    this.halted = false; this.intShadow = false; this.nmiPending = false; this.nmiBlocked = false;
+    this.halted = false; this.intShadow = false; this.movSsShadow = false; this.nmiPending = false; this.nmiBlocked = false;
     this.stop = null;
     this.vmx = null;
     this.ept = null;

@@ -1,6 +1,7 @@
 import type { CPU } from './cpu.js';
 import { MODE_REAL, MODE_V86 } from './cpu.js';
-import { CpuFault, vectorName } from './fault.js';
+import { CpuFault, VmExit, vectorName } from './fault.js';
+import { deliverNonRoot } from '../vmx/events.js';
 import { CS, SS, RSP, GP, NP, SS_, TS, TF, IF, NT, RF, VM, AC, AR_P, AR_S, AR_L, AR_DB, arDpl, DF_ } from './regs.js';
 import { readDescriptor, loadCode, tssStack, tssIst, setSegment, loadStackForCpl, setAccessed } from './segments.js';
 import { setReg64n, push, stackAddr, setSp } from './stack.js';
@@ -46,6 +47,8 @@ export function deliverChecked(cpu: CPU, vector: number, code: number, kind: num
 }
 
 export function tripleFault(cpu: CPU, why: string): void {
+  // VMX non-root operation: a triple fault causes a VM exit (reason 2), not a shutdown (SDM Vol. 3C, "Other Causes of VM Exits")
+  if (cpu.vmx !== null && cpu.vmx.nonRoot) throw new VmExit(2);
   cpu.halt('triple-fault', `triple fault (${why}) at ${hex(cpu.rip)}: the processor shuts down`);
   cpu.onShutdown?.('triple-fault');
 }
@@ -58,6 +61,13 @@ function pushesCode(vector: number): boolean {
 
 /** Deliver one event through the IVT/IDT. `code` < 0: no error code. `ret`: the RIP to save. */
 export function deliver(cpu: CPU, vector: number, code: number, kind: number, ret: number): void {
+  // VMX non-root operation: exception bitmap and IDT-vectoring bookkeeping (src/vmx/events.ts)
+  if (cpu.vmx !== null && cpu.vmx.nonRoot) { deliverNonRoot(cpu, vector, code, kind, ret, deliverIdt); return; }
+  deliverIdt(cpu, vector, code, kind, ret);
+}
+
+/** Delivery through the IVT/IDT itself (what `deliver` does outside VMX non-root operation). */
+function deliverIdt(cpu: CPU, vector: number, code: number, kind: number, ret: number): void {
   cpu.halted = false;
   if (cpu.onEvent) cpu.onEvent(vector, code, kind, ret);
   const ext = kind === EV_HW || kind === EV_INTR || kind === EV_NMI || kind === EV_ICEBP ? 1 : 0;

@@ -2,7 +2,10 @@ import type { CPU } from './cpu.js';
 import { MODE_LONG } from './cpu.js';
 import { Insn, I_END, I_INVALID } from './insn.js';
 import { decode } from './decoder.js';
-import { CpuFault, MachineStop, vectorName } from './fault.js';
+import { CpuFault, MachineStop, VmExit, vectorName } from './fault.js';
+import { vmExit } from '../vmx/exit.js';
+import { pendingExit, guestCanWake } from '../vmx/events.js';
+import { recheckEvents } from '../vmx/entry.js';
 import { deliverFault, deliverChecked, EV_INTR, EV_NMI, EV_HW } from './exceptions.js';
 import { CS, GP, IF, TF, RF } from './regs.js';
 import { DEC16 } from './cpu.js';
@@ -10,6 +13,9 @@ import { execMatches } from './debugregs.js';
 import { fmtAddr } from './ops/index.js';
 import { compileBlock, JIT_ENABLED, JIT_THRESHOLD, compute, type CompiledBlock } from './jit.js';
 import { getCF } from './flags.js';
+
+/** PROC.MONITOR_TRAP_FLAG (src/vmx/controls.ts). */
+const MTF = 1 << 27;
 
 /**
  * Decoded blocks and the run loop (DESIGN.md #3, #6). A block is a run of instructions in one
@@ -156,13 +162,22 @@ export class Executor {
    */
   run(until: number, shouldPause?: () => boolean): void {
     const cpu = this.cpu, clock = cpu.clock;
-    try {
+    // VMX: a VmExit thrown outside an instruction (event delivery, a triple fault) lands here; the
+    // exit is performed and the loop goes on in root operation.
+    for (;;) try {
       while (!cpu.stop && clock.icount < until) {
         if (clock.icount >= clock.nextDeadline()) { clock.fireDue(); cpu.intCheck = true; }
         if (cpu.stop) break;
         if (shouldPause && shouldPause()) break;
-        // pending events (SDM Vol. 3A, "Priority Among Simultaneous Exceptions and Interrupts")
         const dx = this.debug;
+        // VMX non-root operation: event-caused VM exits (src/vmx/events.ts) — the only VMX check per iteration
+        const nr = cpu.vmx !== null && cpu.vmx.nonRoot;
+        if (nr) {
+          const e = pendingExit(cpu, dx !== null && dx.noIrq);
+          if (e !== null) { this.exitVm(e, null); continue; }
+          if (cpu.halted && cpu.vmx!.activity >= 2) { if (this.idle(until)) break; continue; } // shutdown / wait-for-SIPI
+        }
+        // pending events (SDM Vol. 3A, "Priority Among Simultaneous Exceptions and Interrupts")
         if (!cpu.intShadow && (dx === null || !dx.noIrq)) {
           if (cpu.nmiPending && !cpu.nmiBlocked) {
             cpu.nmiPending = false; cpu.nmiBlocked = true; cpu.halted = false;
@@ -177,7 +192,7 @@ export class Executor {
           }
         }
         if (cpu.halted) {
-          if (!(cpu.eflags & IF) && !cpu.nmiPending) {
+          if (!(cpu.eflags & IF) && !cpu.nmiPending && !(nr && guestCanWake(cpu))) {
             cpu.halt('halted', `the CPU halted with interrupts disabled at ${fmtAddr(cpu.rip)} (HLT with RFLAGS.IF = 0): nothing can wake it`);
             break;
           }
@@ -198,7 +213,8 @@ export class Executor {
         const hadShadow = cpu.intShadow;
         const tf = (cpu.eflags & TF) !== 0;
         const dbg = cpu.drExec || cpu.drData;
-        if (hadShadow || tf || dbg) budget = 1;
+        if (hadShadow || tf || dbg || (nr && cpu.vmx!.singleStep)) budget = 1;
+        const vmxEpoch = tf || dbg ? this.vmTransitions() : 0;
         if (cpu.drExec && this.instructionBreakpoint()) continue;
         cpu.pendingDb = 0;
         const before = clock.icount;
@@ -212,14 +228,44 @@ export class Executor {
           while (clock.icount < end && clock.nextDeadline() >= end && !cpu.stop && !cpu.halted && !cpu.intShadow && !cpu.nmiPending &&
             !(cpu.intCheck && (cpu.eflags & IF)) && !(cpu.eflags & TF) && !cpu.drExec && !cpu.drData && (dx === null || dx.breakAt.size === 0));
         }
-        if (hadShadow) cpu.intShadow = false;
+        if (hadShadow) { cpu.intShadow = false; cpu.movSsShadow = false; }
         if (dbg && clock.icount > before) cpu.eflags &= ~RF; // RF is cleared once an instruction completes
-        if ((tf || cpu.pendingDb) && !cpu.stop && clock.icount > before) this.debugTrap(tf, cpu.pendingDb);
+        // (no #DB trap for an instruction that was a VM entry or ended in a VM exit)
+        if ((tf || cpu.pendingDb) && !cpu.stop && clock.icount > before && this.vmTransitions() === vmxEpoch) this.debugTrap(tf, cpu.pendingDb);
+        // "Monitor Trap Flag": an MTF VM exit is pending after a guest instruction (or a fault delivered to the guest)
+        if (nr && clock.icount > before && cpu.vmx!.nonRoot && (cpu.vmx!.proc & MTF) !== 0) cpu.vmx!.mtfPending = true;
       }
+      return;
     } catch (e) {
+      if (e instanceof VmExit && cpu.vmx !== null && cpu.vmx.nonRoot) { this.exitVm(e, null); continue; }
       if (e instanceof MachineStop) cpu.stop = e;
       else cpu.halt('internal', `internal error in vmxray at ${fmtAddr(cpu.rip)}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+      return;
     }
+  }
+
+  /** VMX: entries + exits so far (an instruction that changed it was a VM entry or ended in a VM exit). */
+  private vmTransitions(): number { return this.cpu.vmx === null ? 0 : this.cpu.vmx.transitions; }
+
+  /** VMX: perform a VM exit (src/vmx/exit.ts); `d` is the instruction that caused it, if any. */
+  private exitVm(e: VmExit, d: Insn | null): void {
+    const cpu = this.cpu;
+    this.prev = null;
+    if (cpu.vmx === null || !cpu.vmx.nonRoot || cpu.vmx.current === null) {
+      cpu.halt('internal', `internal error in vmxray: VM exit (reason ${e.reason}) outside VMX non-root operation at ${fmtAddr(cpu.rip)}`);
+      return;
+    }
+    vmExit(cpu, e, d);
+    recheckEvents(cpu);
+  }
+
+  /** A halted CPU that only a timer can wake: skip to the next deadline. True when the run must stop. */
+  private idle(until: number): boolean {
+    const clock = this.cpu.clock;
+    const next = Math.min(clock.nextDeadline(), until);
+    if (next === Infinity) { this.cpu.halt('idle', 'the guest is in the shutdown or wait-for-SIPI state and no timer is pending'); return true; }
+    if (next > clock.icount) clock.icount = next;
+    return false;
   }
 
   /** Execute up to `budget` instructions of one block. */
@@ -242,6 +288,7 @@ export class Executor {
       } catch (e) {
         this.prev = null;
         if (e instanceof CpuFault) { this.fault(e); return; }
+        if (e instanceof VmExit) { this.exitVm(e, null); return; } // e.g. an EPT violation on the fetch
         throw e;
       }
       if (prev !== null && b.valid) {
@@ -271,7 +318,8 @@ export class Executor {
           cpu.inBlock = false;
           clock.icount = cpu.blockIcount + cpu.insnIdx;
           this.prev = null;
-          if (e instanceof CpuFault) { this.fault(e); return; }
+          if (e instanceof CpuFault) { this.faultIn(e, insns[cpu.insnIdx]); return; }
+          if (e instanceof VmExit) { this.exitVm(e, insns[cpu.insnIdx]); return; }
           throw e;
         }
         cpu.inBlock = false;
@@ -293,12 +341,19 @@ export class Executor {
       cpu.inBlock = false;
       clock.icount = start + i;
       this.prev = null;
-      if (e instanceof CpuFault) { this.fault(e); return; }
+      if (e instanceof CpuFault) { this.faultIn(e, insns[i]); return; }
+      if (e instanceof VmExit) { this.exitVm(e, insns[i]); return; }
       throw e;
     }
     cpu.inBlock = false;
     clock.icount = start + i;
     if (i !== insns.length) this.prev = null; // left the block early: no chaining from a partial block
+  }
+
+  /** A fault raised by instruction `d`; in VMX non-root operation its delivery may end in a VM exit (exception bitmap). */
+  private faultIn(e: CpuFault, d: Insn): void {
+    if (this.cpu.vmx === null || !this.cpu.vmx.nonRoot) { this.fault(e); return; }
+    try { this.fault(e); } catch (x) { if (x instanceof VmExit) { this.exitVm(x, d); return; } throw x; }
   }
 
   private fault(e: CpuFault): void {

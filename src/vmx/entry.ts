@@ -1,23 +1,89 @@
 /**
- * VMLAUNCH / VMRESUME (SDM Vol. 3C, "VMLAUNCH/VMRESUME—Launch/Resume Virtual Machine"): the
- * checks of the instruction page that come before the VM-entry checks on the VMCS.
+ * VMLAUNCH / VMRESUME (SDM Vol. 3C, "VMLAUNCH/VMRESUME—Launch/Resume Virtual Machine" and chapter
+ * "VM Entries"): the checks of the instruction page, the VM-entry checks (checks/, one named rule
+ * each, in architectural order), "Loading Guest State", "Loading MSRs", "Event Injection", and
+ * the switch to non-root operation (EPT, TSC offsetting, VMX-preemption timer).
+ *
+ * Outcomes, exactly one per entry:
+ *   - VMfailInvalid / VMfailValid(n) — the instruction completes (next instruction), RFLAGS per
+ *     the VMX conventions, nothing else changes;
+ *   - VM-entry failure exit (reason 33 | bit 31, or 34 | bit 31 with the MSR-load entry index as
+ *     qualification) — host state loaded, guest state not saved, RIP = HOST_RIP
+ *     ("VM-Entry Failures During or After Loading Guest State");
+ *   - success — the guest runs (non-root operation) from guest RIP, or from the handler of the
+ *     injected event.
+ * A failed rule is published to `VmxState.onEntryFailure` listeners and to `VmxState.log`.
+ *
+ * Choices where the SDM leaves one:
+ * - VPID does not tag the software TLB yet: every VM entry and exit flushes it.
+ * - Pending debug exceptions (BS, B3:B0) in the guest-state area are delivered as a #DB right after
+ *   VM entry when no event is injected and there is no blocking by MOV SS (other bits ignored).
+ * - PDPTE fields are not loaded (the page walk reads PDPTEs from guest memory, see guest-state.ts).
  */
 import type { CPU } from '../cpu/cpu.js';
 import type { Insn } from '../cpu/insn.js';
-import { CpuFault } from '../cpu/fault.js';
+import { VmExit } from '../cpu/fault.js';
+import { deliverChecked, EV_HW, EV_INTR, EV_SOFT, EV_SOFT_EXC, EV_NMI, EV_ICEBP } from '../cpu/exceptions.js';
+import { EFER_LMA } from '../cpu/regs.js';
+import { MODE_LONG } from '../cpu/cpu.js';
+import { join } from '../cpu/msr.js';
 import { VMERR } from './errors.js';
+import * as F from './fields.js';
+import { PROC, PROC2, PIN } from './controls.js';
+import { VMX_CAPS } from './caps.js';
+import type { Vmcs } from './vmcs.js';
+import type { VmxState, EntryFailureEvent } from './state.js';
 import {
   vmxInstructionChecks, vmFailInvalid, vmFailValid, EXIT_REASON_VMLAUNCH, EXIT_REASON_VMRESUME,
 } from './conventions.js';
+import { buildView, evaluate, explain, vmxrayCaps, ruleById, type Failure, type EntryProcessorState } from './checks/index.js';
+import { loadGuestState, loadGuestNonRegisterState } from './guest-state.js';
+import { entryFailureExit } from './exit.js';
+import { armPreemptionTimer, ITYPE } from './events.js';
+import { enableEpt } from './ept.js';
 
 /**
- * "Events are being blocked by MOV SS": the instruction follows a MOV SS / POP SS. The CPU keeps
- * one interrupt-shadow flag for STI and MOV SS (cpu.intShadow); until it tells them apart (a
- * `movSsShadow` flag set by MOV SS/POP SS and cleared with intShadow), only such a flag counts,
- * so "STI; VMLAUNCH" is never refused (as on hardware).
+ * "Events are being blocked by MOV SS": the instruction follows a MOV SS / POP SS (cpu.movSsShadow,
+ * set with cpu.intShadow by those instructions and cleared with it). "STI; VMLAUNCH" is not refused.
  */
 export function eventsBlockedByMovSs(cpu: CPU): boolean {
-  return cpu.intShadow && (cpu as unknown as { movSsShadow?: boolean }).movSsShadow === true;
+  return cpu.intShadow && cpu.movSsShadow;
+}
+
+const IA32_EFER = 0xc0000080;
+
+/** The processor state the checks need (checks/view.ts EntryProcessorState). */
+function processorState(cpu: CPU, v: VmxState, launch: boolean): EntryProcessorState {
+  const cur = v.current!;
+  return {
+    instruction: launch ? 'vmlaunch' : 'vmresume',
+    currentVmcs: v.currentPtr,
+    launchState: cur.launched ? 'launched' : 'clear',
+    blockedByMovSs: eventsBlockedByMovSs(cpu),
+    ia32eMode: (cpu.efer & EFER_LMA) !== 0,
+    inSmm: false,
+    // A prediction for the checks' explanation; the actual WRMSR during "Loading MSRs" decides.
+    wrmsrFaults: (msr, lo, hi) => !cpu.msr.has(msr) || (msr >>> 0 === IA32_EFER && (hi !== 0 || (lo & ~0xd01) !== 0)),
+  };
+}
+
+/** Publish a failed entry: listeners (src/debug), the console line sink. Data only; src/vmx never prints. */
+function report(v: VmxState, cur: Vmcs, launch: boolean, f: Failure, others: readonly Failure[]): void {
+  if (v.onEntryFailure.length === 0 && v.log === null) return;
+  const text = explain(f, cur);
+  const ev: EntryFailureEvent = {
+    instruction: launch ? 'vmlaunch' : 'vmresume',
+    rule: f.rule.id, section: f.rule.section, message: f.message, outcome: f.outcome,
+    others: others.map((o) => ({ rule: o.rule.id, section: o.rule.section, message: o.message, outcome: o.outcome })),
+    text: others.length ? `${text}\n  other failing rules:\n${others.map((o) => `    ${o.rule.id}: ${o.message}`).join('\n')}` : text,
+  };
+  v.log?.(`${launch ? 'VMLAUNCH' : 'VMRESUME'} failed: ${ev.text}`);
+  for (const l of v.onEntryFailure) l(ev);
+}
+
+/** Make the run loop look at events before the next instruction (a no-op timer due now; exec.ts). */
+export function recheckEvents(cpu: CPU): void {
+  cpu.clock.at(cpu.exactCount(), () => { /* run-loop event check */ }, 'vmx-transition');
 }
 
 export function vmEntry(cpu: CPU, d: Insn, launch: boolean): void {
@@ -29,9 +95,115 @@ export function vmEntry(cpu: CPU, d: Insn, launch: boolean): void {
   if (launch && cur.launched) { vmFailValid(cpu, v, VMERR.VMLAUNCH_NON_CLEAR_VMCS); return; }
   if (!launch && !cur.launched) { vmFailValid(cpu, v, VMERR.VMRESUME_NON_LAUNCHED_VMCS); return; }
 
-  // entry engineer: checks + load guest state
-  // (checks on VMX controls and host-state area → VMfailValid(7/8); guest-state checks → VM-entry
-  //  failure exit; MSR loading; then cur.launched = true for VMLAUNCH and v.nonRoot = true.)
-  cpu.halt('unsupported', `${launch ? 'VMLAUNCH' : 'VMRESUME'}: VM entry is not implemented yet`);
-  throw new CpuFault(-1);
+  // "Checks on VMX Controls and Host-State Area", "Checks on the Guest State Area", "Loading MSRs" (checks/)
+  const ev = evaluate(buildView(cur, vmxrayCaps(), processorState(cpu, v, launch), cpu.bus), { all: v.explainAll });
+  const f = ev.failed;
+  if (f !== null && f.outcome.kind !== 'entry-fail') {
+    report(v, cur, launch, f, ev.others);
+    if (f.outcome.kind === 'vmfail') vmFailValid(cpu, v, f.outcome.error); else vmFailInvalid(cpu);
+    return;
+  }
+  // From here the entry either succeeds or ends in a VM-entry failure exit: cache the controls.
+  v.pin = cur.read(F.PIN_BASED_VM_EXECUTION_CONTROLS);
+  v.proc = cur.read(F.PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS);
+  v.proc2 = v.proc & PROC.ACTIVATE_SECONDARY_CONTROLS ? cur.read(F.SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) : 0;
+  v.exitCtl = cur.read(F.VM_EXIT_CONTROLS);
+  v.entryCtl = cur.read(F.VM_ENTRY_CONTROLS);
+  v.exceptionBitmap = cur.read(F.EXCEPTION_BITMAP);
+  v.pfecMask = cur.read(F.PAGE_FAULT_ERROR_CODE_MASK);
+  v.pfecMatch = cur.read(F.PAGE_FAULT_ERROR_CODE_MATCH);
+  v.rootNmiBlocked = cpu.nmiBlocked;
+  v.delivering = 0; v.vectoring = 0; v.injecting = false; v.mtfPending = false;
+  if (f !== null && f.outcome.kind === 'entry-fail' && f.outcome.reason === 33) {
+    report(v, cur, launch, f, ev.others);
+    entryFailureExit(cpu, 33, f.outcome.qualification);
+    recheckEvents(cpu);
+    return;
+  }
+  const msrFailAt = f !== null && f.outcome.kind === 'entry-fail' ? f.outcome.qualification : 0;
+
+  // "Loading Guest State"
+  loadGuestState(cpu, cur, v, (v.proc2 & PROC2.UNRESTRICTED_GUEST) !== 0);
+  if (v.proc2 & PROC2.ENABLE_EPT) enableEpt(cpu, cur.read(F.EPT_POINTER), cur.readHi(F.EPT_POINTER));
+
+  // "Loading MSRs": entry by entry; the entries before a failing one stay loaded.
+  const n = cur.read(F.VM_ENTRY_MSR_LOAD_COUNT);
+  const area = cur.read64n(F.VM_ENTRY_MSR_LOAD_ADDRESS);
+  for (let i = 1; i <= n; i++) {
+    let failed = i === msrFailAt ? f : null;
+    if (failed === null) {
+      const a = area + (i - 1) * 16;
+      const msr = cpu.bus.read32(a) >>> 0;
+      try { cpu.msr.write(msr, cpu.bus.read32(a + 8), cpu.bus.read32(a + 12)); } catch {
+        const rule = ruleById('msr-load.wrmsr-gp')!;
+        failed = { rule, message: `VM-entry MSR-load entry ${i}: WRMSR to MSR 0x${msr.toString(16)} raised #GP`, outcome: { kind: 'entry-fail', reason: 34, qualification: i } };
+      }
+    }
+    if (failed !== null) {
+      report(v, cur, launch, failed, failed === f ? ev.others : []);
+      entryFailureExit(cpu, 34, i);
+      recheckEvents(cpu);
+      return;
+    }
+  }
+
+  // Non-register state; a vectoring entry (valid interruption information) ends in the active state.
+  const inj = cur.read(F.VM_ENTRY_INTERRUPTION_INFORMATION_FIELD);
+  const vectoring = (inj >>> 31) === 1;
+  loadGuestNonRegisterState(cpu, cur, v, vectoring);
+
+  // Non-root operation begins.
+  v.nonRoot = true;
+  if (launch) cur.launched = true;
+  // "use TSC offsetting" is applied where the SDM applies it (RDTSC, RDTSCP, RDMSR IA32_TSC: nonroot.ts);
+  // the processor's own TSC (preemption timer, root) never changes.
+  if (v.pin & PIN.ACTIVATE_VMX_PREEMPTION_TIMER) armPreemptionTimer(cpu, cur.read(F.VMX_PREEMPTION_TIMER_VALUE), VMX_CAPS.misc.preemptionTimerRate);
+  v.singleStep = (v.proc & (PROC.MONITOR_TRAP_FLAG | PROC.INTERRUPT_WINDOW_EXITING | PROC.NMI_WINDOW_EXITING)) !== 0;
+  v.transitions++;
+  v.onTransition?.('entry', 0);
+  recheckEvents(cpu);
+
+  if (vectoring) inject(cpu, v, cur, inj);
+  else if (!cpu.halted && !cpu.movSsShadow) pendingDebug(cpu, cur);
+  cpu.nip = cpu.rip;
 }
+
+/** "Event Injection": deliver the event through the guest IDT as if it occurred now ("Vectored-Event Injection"). */
+function inject(cpu: CPU, v: VmxState, cur: Vmcs, info: number): void {
+  const vector = info & 0xff, type = (info >>> 8) & 7;
+  const len = cur.read(F.VM_ENTRY_INSTRUCTION_LENGTH);
+  const code = info & 0x800 ? cur.read(F.VM_ENTRY_EXCEPTION_ERROR_CODE) | 0 : -1;
+  if (type === ITYPE.OTHER) {
+    // "Injection of Pending MTF VM Exits": vector 0, type 7 — an MTF VM exit is pending, nothing is delivered.
+    v.mtfPending = true;
+    return;
+  }
+  const soft = type === ITYPE.SW_INT || type === ITYPE.PRIV_SW_EXC || type === ITYPE.SW_EXC;
+  const kind = type === ITYPE.EXT_INT ? EV_INTR : type === ITYPE.NMI ? EV_NMI : type === ITYPE.HW_EXC ? EV_HW
+    : type === ITYPE.SW_INT ? EV_SOFT : type === ITYPE.PRIV_SW_EXC ? EV_ICEBP : EV_SOFT_EXC;
+  // Software events return past the instruction that "caused" them: RIP + VM-entry instruction length.
+  const ret = soft ? (cpu.mode === MODE_LONG ? cpu.rip + len : (cpu.rip + len) >>> 0) : cpu.rip;
+  if (type === ITYPE.NMI) cpu.nmiBlocked = true; // blocking by NMI (virtual-NMI blocking with "virtual NMIs")
+  v.injecting = true;
+  try {
+    deliverChecked(cpu, vector, code, kind, ret);
+  } catch (e) {
+    // A VM exit during delivery of the injected event (the event is in the IDT-vectoring field);
+    // for software events the exit's instruction length is the VM-entry instruction length.
+    if (e instanceof VmExit && soft) throw new VmExit(e.reason, e.qualification, { ...e.info, instructionLength: len });
+    throw e;
+  } finally { v.injecting = false; }
+  cpu.rip = cpu.nip;
+  // "Monitor Trap Flag": an MTF VM exit is pending after the injected event's delivery.
+  if (v.proc & PROC.MONITOR_TRAP_FLAG) v.mtfPending = true;
+}
+
+/** Pending debug exceptions after VM entry (see the header). */
+function pendingDebug(cpu: CPU, cur: Vmcs): void {
+  const bits = cur.read(F.GUEST_PENDING_DEBUG_EXCEPTIONS) & 0x400f;
+  if (bits === 0) return;
+  cpu.dr[6] = ((cpu.dr[6] & ~0x400f) | bits) >>> 0;
+  deliverChecked(cpu, 1, -1, EV_HW, cpu.rip);
+  cpu.rip = cpu.nip;
+}
+

@@ -166,7 +166,7 @@ function mov_to_seg(cpu: CPU, d: Insn): void {
   const sr = d.reg & 7;
   if (sr === CS || sr > 5) throw new CpuFault(UD);
   loadDataSeg(cpu, sr, readE(cpu, d, 2));
-  if (sr === SS) cpu.intShadow = true;
+  if (sr === SS) { cpu.intShadow = true; cpu.movSsShadow = true; } // blocking by MOV SS (VMX interruptibility state)
 }
 /** LDS/LES/LSS/LFS/LGS: offset of the operand size, then the 16-bit selector. */
 function load_far_ptr(cpu: CPU, d: Insn): void {

@@ -15,13 +15,15 @@ import { systemHandlers } from './system.js';
 import { stringHandlers } from './string.js';
 import { x87Handlers } from './x87.js';
 import { vmxHandlers } from '../../vmx/instructions.js';
+import { withNonRootExits } from '../../vmx/nonroot.js';
 
-/** The handler registry: a table row's handler is HANDLERS[opts.h ?? mnemonic]. */
-export const HANDLERS: Record<string, Handler> = {
+/** The handler registry: a table row's handler is HANDLERS[opts.h ?? mnemonic]. The handlers named in
+ *  src/vmx/nonroot.ts INSTRUCTION_EXITS first take their VM exits in VMX non-root operation. */
+export const HANDLERS: Record<string, Handler> = withNonRootExits({
   ...aluHandlers, ...dataHandlers, ...controlHandlers, ...stackHandlers, ...flagHandlers,
   ...shiftHandlers, ...muldivHandlers, ...bitHandlers, ...bcdHandlers, ...systemHandlers, ...stringHandlers,
   ...sseHandlers, ...x87Handlers, ...vmxHandlers,
-} as Record<string, Handler>;
+} as Record<string, Handler>);
 
 export const undefinedOpcode: Handler = () => { throw new CpuFault(UD); };
 /** More than 15 bytes (SDM Vol. 2, 2.3.11 "Instruction length": #GP(0)). */

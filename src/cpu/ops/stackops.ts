@@ -44,7 +44,7 @@ function pop_seg(cpu: CPU, d: Insn): void {
   const sel = peekSel(cpu, s);
   loadDataSeg(cpu, d.op, sel);
   setSp(cpu, stackAddr(cpu, s));
-  if (d.op === SS) cpu.intShadow = true;
+  if (d.op === SS) { cpu.intShadow = true; cpu.movSsShadow = true; } // blocking by MOV SS (VMX interruptibility state)
 }
 function peekSel(cpu: CPU, s: number): number {
   const la = cpu.linear(SS, stackAddr(cpu, 0), s, false);

@@ -1,0 +1,173 @@
+/**
+ * VM exits caused by events in VMX non-root operation (SDM Vol. 3C, chapter "VMX Non-Root
+ * Operation": "Exceptions", "Other Causes of VM Exits", "Changes to Event Blocking", "Monitor Trap
+ * Flag", "VMX-Preemption Timer", "Interrupt-Window Exiting and Virtual-Interrupt Delivery",
+ * "NMI-Window Exiting"), and
+ * the IDT-vectoring bookkeeping of "Information for VM Exits That Occur During Event Delivery".
+ *
+ * - `deliverNonRoot` wraps every delivery through the guest IDT (exceptions.ts `deliver` calls it
+ *   in non-root operation): exceptions are checked against the exception bitmap (and the #PF
+ *   error-code mask/match) first; a VM exit thrown while the event is being delivered (EPT
+ *   violation, a second exception in the bitmap) records it as IDT-vectoring information.
+ * - `pendingExit` is the run loop's event check in non-root operation, in the priority order of
+ *   "Priority Among Events" as the VMX chapters refine it: pending MTF VM exit > VMX-preemption
+ *   timer > NMI-window exiting > NMI (with "NMI exiting") > interrupt-window exiting > external
+ *   interrupt (with "external-interrupt exiting").
+ *
+ * Choices where the SDM leaves one:
+ * - Blocking by STI blocks NMIs and NMI-window exits too ("model specific" in the SDM; vmxray's root
+ *   run loop blocks NMIs in any interrupt shadow as well).
+ * - A #DB that causes a VM exit has already updated DR6 (the qualification is DR6's B3:B0, BD, BS).
+ * - "Virtual NMIs": cpu.nmiBlocked holds virtual-NMI blocking in non-root operation (IRET clears it).
+ */
+import type { CPU } from '../cpu/cpu.js';
+import { VmExit } from '../cpu/fault.js';
+import { IF } from '../cpu/regs.js';
+import { PIN, PROC, EXIT } from './controls.js';
+import type { VmxState } from './state.js';
+
+/** Basic exit reasons (SDM Vol. 3D Appendix C, "VMX Basic Exit Reasons"). */
+export const EXIT_REASON = {
+  EXCEPTION_OR_NMI: 0, EXTERNAL_INTERRUPT: 1, TRIPLE_FAULT: 2, INIT: 3, SIPI: 4, INTERRUPT_WINDOW: 7, NMI_WINDOW: 8,
+  ENTRY_FAILURE_GUEST_STATE: 33, ENTRY_FAILURE_MSR_LOADING: 34, MONITOR_TRAP_FLAG: 37, PREEMPTION_TIMER: 52,
+} as const;
+
+/** Interruption types (bits 10:8 of the interruption-information formats). */
+export const ITYPE = { EXT_INT: 0, NMI: 2, HW_EXC: 3, SW_INT: 4, PRIV_SW_EXC: 5, SW_EXC: 6, OTHER: 7 } as const;
+
+// exceptions.ts EV_* kinds (duplicated to keep this module free of an import cycle)
+const EV_HW = 0, EV_INTR = 1, EV_SOFT = 2, EV_SOFT_EXC = 3, EV_NMI = 4, EV_ICEBP = 5;
+const KIND_TYPE = [ITYPE.HW_EXC, ITYPE.EXT_INT, ITYPE.SW_INT, ITYPE.SW_EXC, ITYPE.NMI, ITYPE.PRIV_SW_EXC];
+/** The interruption type of a delivery of `kind` (exceptions.ts EV_*). */
+export function interruptionType(kind: number): number { return KIND_TYPE[kind] ?? ITYPE.HW_EXC; }
+
+/** Exceptions that push an error code (the same list as exceptions.ts). */
+export function pushesCode(vector: number): boolean {
+  return vector === 8 || (vector >= 10 && vector <= 14) || vector === 17 || vector === 21;
+}
+
+/**
+ * Does this exception cause a VM exit? ("Exception Bitmap"; for #PF: "if bit 14 is 1, a #PF causes a
+ * VM exit iff PFEC & mask = match; if bit 14 is 0, iff PFEC & mask ≠ match".)
+ */
+export function exceptionExits(v: VmxState, vector: number, code: number): boolean {
+  const bit = (v.exceptionBitmap >>> vector) & 1;
+  if (vector !== 14) return bit === 1;
+  const match = ((code & v.pfecMask) >>> 0) === (v.pfecMatch >>> 0);
+  return bit === 1 ? match : !match;
+}
+
+/**
+ * Delivery of one event in non-root operation (called by exceptions.ts `deliver`): the exception
+ * bitmap first, then `inner` (the ordinary delivery through the guest IDT) with the event recorded
+ * as "being delivered" for IDT-vectoring information.
+ */
+export function deliverNonRoot(cpu: CPU, vector: number, code: number, kind: number, ret: number,
+  inner: (cpu: CPU, vector: number, code: number, kind: number, ret: number) => void): void {
+  const v = cpu.vmx!;
+  const type = interruptionType(kind);
+  const hasCode = kind === EV_HW && code >= 0 && pushesCode(vector);
+  const injected = v.injecting;
+  v.injecting = false;
+  if (!injected && (type === ITYPE.HW_EXC || type === ITYPE.SW_EXC || type === ITYPE.PRIV_SW_EXC) && kind !== EV_NMI &&
+      exceptionExits(v, vector, code)) {
+    // SDM "VM Exits Due to Exceptions"... exit reason 0, interruption information, qualification:
+    // #PF → the linear address (CR2 is NOT written), #DB → the DR6-format bits.
+    let qual = 0;
+    if (vector === 14) { qual = cpu.cr2; cpu.cr2 = cpu.cr2Before; }
+    else if (vector === 1 && kind === EV_HW) qual = cpu.dr[6] & 0x600f;
+    // "A VM exit is not considered to occur during event delivery if ... the original event results
+    // in a double-fault exception that causes the VM exit directly" ("Information for VM Exits That
+    // Occur During Event Delivery").
+    if (v.delivering !== 0 && vector !== 8) { v.vectoring = v.delivering; v.vectoringCode = v.deliveringCode; }
+    v.delivering = 0;
+    throw new VmExit(EXIT_REASON.EXCEPTION_OR_NMI, qual, {
+      interruptionInfo: (0x80000000 | vector | (type << 8) | (hasCode ? 0x800 : 0)) >>> 0,
+      ...(hasCode ? { interruptionErrorCode: code >>> 0 } : {}),
+    });
+  }
+  v.delivering = (0x80000000 | vector | (type << 8) | (hasCode ? 0x800 : 0)) >>> 0;
+  v.deliveringCode = hasCode ? code >>> 0 : 0;
+  try {
+    inner(cpu, vector, code, kind, ret);
+  } catch (e) {
+    // A VM exit during delivery (EPT violation/misconfiguration while reading the IDT or pushing the
+    // frame): the event goes to the IDT-vectoring information. A fault (CpuFault) leaves `delivering`
+    // set so that the delivery of the resulting exception (or #DF) knows what it interrupted.
+    if (e instanceof VmExit && v.vectoring === 0) { v.vectoring = v.delivering; v.vectoringCode = v.deliveringCode; }
+    throw e;
+  }
+  v.delivering = 0;
+  void EV_INTR; void EV_SOFT; void EV_ICEBP;
+}
+
+/** What the run loop needs from the debugger for event checks. */
+export interface EventGate { noIrq: boolean }
+
+/**
+ * The event-caused VM exit due now, or null (the run loop then delivers events to the guest as in
+ * root operation). Called once per run-loop iteration in non-root operation.
+ */
+export function pendingExit(cpu: CPU, noIrq: boolean): VmExit | null {
+  const v = cpu.vmx!;
+  if (v.mtfPending) { v.mtfPending = false; return new VmExit(EXIT_REASON.MONITOR_TRAP_FLAG); }
+  if (v.preemptExpired) { v.preemptExpired = false; v.preemptTimer = -1; return new VmExit(EXIT_REASON.PREEMPTION_TIMER); }
+  const shadow = cpu.intShadow;
+  const inactive = v.activity >= 2 && cpu.halted; // shutdown / wait-for-SIPI: NMIs and interrupts are blocked (except exits)
+  // "NMI-Window Exiting": no virtual-NMI blocking, no blocking by MOV SS (nor STI: our choice)
+  if ((v.proc & PROC.NMI_WINDOW_EXITING) && !cpu.nmiBlocked && !shadow && !inactive) return new VmExit(EXIT_REASON.NMI_WINDOW);
+  if (!noIrq && cpu.nmiPending && (v.pin & PIN.NMI_EXITING) && !shadow && ((v.pin & PIN.VIRTUAL_NMIS) !== 0 || !cpu.nmiBlocked)) {
+    cpu.nmiPending = false;
+    return new VmExit(EXIT_REASON.EXCEPTION_OR_NMI, 0, { interruptionInfo: (0x80000000 | (ITYPE.NMI << 8) | 2) >>> 0 });
+  }
+  // "Interrupt-window exiting": RFLAGS.IF = 1 and no blocking by STI or MOV SS
+  if ((v.proc & PROC.INTERRUPT_WINDOW_EXITING) && (cpu.eflags & IF) && !shadow && !inactive) return new VmExit(EXIT_REASON.INTERRUPT_WINDOW);
+  // "Changes to Event Blocking": with "external-interrupt exiting", RFLAGS.IF does not block external
+  // interrupts; an interrupt not blocked by STI/MOV SS causes a VM exit.
+  if (!noIrq && (v.pin & PIN.EXTERNAL_INTERRUPT_EXITING) && !shadow && cpu.intc !== null && cpu.intc.hasIntr()) {
+    if (v.exitCtl & EXIT.ACKNOWLEDGE_INTERRUPT_ON_EXIT) {
+      // "the processor acknowledges the interrupt controller, acquiring the interrupt's vector"
+      const vec = cpu.intc.ackIntr() & 0xff;
+      cpu.intCheck = true;
+      return new VmExit(EXIT_REASON.EXTERNAL_INTERRUPT, 0, { interruptionInfo: (0x80000000 | vec) >>> 0 });
+    }
+    return new VmExit(EXIT_REASON.EXTERNAL_INTERRUPT);
+  }
+  return null;
+}
+
+/** Can anything but an ordinary interrupt end a halted guest's wait (the run loop must not stop)? */
+export function guestCanWake(cpu: CPU): boolean {
+  const v = cpu.vmx;
+  if (v === null || !v.nonRoot) return false;
+  return v.preemptTimer >= 0 || v.preemptExpired || (v.pin & PIN.EXTERNAL_INTERRUPT_EXITING) !== 0 || v.mtfPending;
+}
+
+// ---- VMX-preemption timer ("VMX-Preemption Timer") -------------------------------------------
+
+/**
+ * The timer counts down by 1 each time bit X of the TSC changes, X = IA32_VMX_MISC[4:0] (vmxray: 5,
+ * so every 32 TSC ticks; the TSC counts retired instructions — virtual time, DESIGN.md #1). It
+ * reaches 0 at TSC (floor(TSC0 / 2^X) + value) * 2^X; a value of 0 causes the exit before the first
+ * guest instruction. The TSC used is the processor's, not the guest's offset view.
+ */
+export function armPreemptionTimer(cpu: CPU, value: number, rate: number): void {
+  const v = cpu.vmx!;
+  const clock = cpu.clock;
+  const t0 = cpu.msr.tsc();
+  const unit = 2 ** rate;
+  const tEnd = (Math.floor(t0 / unit) + (value >>> 0)) * unit;
+  v.preemptTscEnd = tEnd;
+  v.preemptExpired = false;
+  const when = cpu.exactCount() + Math.max(0, tEnd - t0); // exactCount: the clock itself lags inside a block
+  v.preemptTimer = clock.at(when, () => { v.preemptTimer = -1; if (v.nonRoot) v.preemptExpired = true; }, 'vmx-preemption-timer');
+}
+
+/** Cancel at VM exit; returns the value to save ("save VMX-preemption-timer value"). */
+export function stopPreemptionTimer(cpu: CPU, rate: number): number {
+  const v = cpu.vmx!;
+  if (v.preemptTimer >= 0) { cpu.clock.cancel(v.preemptTimer); v.preemptTimer = -1; }
+  const t = cpu.msr.tsc();
+  const unit = 2 ** rate;
+  return Math.max(0, Math.floor(v.preemptTscEnd / unit) - Math.floor(t / unit));
+}
