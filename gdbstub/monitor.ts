@@ -24,6 +24,8 @@ const HELP = `vmxray monitor commands:
   catch exception <v>|none     stop before delivering exception <v> (number or name: pf, gp, ud, de, ...);
                                reported as a signal: #PF/#GP -> SIGSEGV, #UD -> SIGILL, #DE -> SIGFPE, #BP/#DB -> SIGTRAP
   catch                        list the caught exceptions
+  vmx stop-on-entry-failure on|off
+                               stop after a VMLAUNCH/VMRESUME that fails, with the failed rule (default on)
   quit                         end vmxray`;
 
 export function runMonitor(dbg: Debugger, line: string, env: { context: Context }): MonitorResult {
@@ -59,6 +61,11 @@ export function runMonitor(dbg: Debugger, line: string, env: { context: Context 
     if (v === undefined) return { output: `not an exception vector: ${words[2]}`, error: true };
     dbg.caught.add(v);
     return { output: caughtList(dbg) };
+  }
+  if (words[0] === 'vmx' && words[1] === 'stop-on-entry-failure') {
+    if (words[2] === 'on' || words[2] === 'off') dbg.stopOnEntryFailure = words[2] === 'on';
+    else if (words.length > 2) return { output: 'usage: vmx stop-on-entry-failure on|off', error: true };
+    return { output: `a failed VM entry ${dbg.stopOnEntryFailure ? 'stops' : 'does not stop'} the machine` };
   }
   if (cmd === 'quit' || cmd === 'q') return { output: 'vmxray: quitting', quit: true };
   return { output: `unknown monitor command: ${cmd} (try "monitor help")`, error: true };

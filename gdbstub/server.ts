@@ -84,6 +84,7 @@ export class GdbServer {
       log: this.opts.log,
     });
     this.session = session;
+    this.dbg.attached = true;
     this.opts.log?.(`gdbstub: gdb attached from ${sock.remoteAddress}:${sock.remotePort}`);
     // stop the machine before the session answers anything
     const pending: Buffer[] = [];
@@ -101,6 +102,7 @@ export class GdbServer {
     if (this.session !== session) return;
     session.close();
     this.session = null;
+    this.dbg.attached = false;
     const sock = this.client;
     this.client = null;
     if (sock) setTimeout(() => sock.end(), 20);

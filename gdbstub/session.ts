@@ -120,6 +120,7 @@ export class GdbSession {
       case 'machine': return `T${hex2(ev.reason === 'unsupported' ? SIG.ILL : ev.reason === 'internal' ? SIG.ABRT : SIG.TRAP)}${t}`;
       case 'shutdown': return `T${hex2(SIG.KILL)}${t}`;
       case 'limit': return `T05${t}`;
+      case 'vmentry-failure': return `T05${t}`;
       case 'exited':
         return ev.exitCode === null ? `X${hex2(SIG.KILL)};process:${ev.context.toString(16)}` : `W${hex2(ev.exitCode & 0xff)};process:${ev.context.toString(16)}`;
     }
@@ -191,7 +192,7 @@ export class GdbSession {
     this.running = this.dbg.resume(how).then(ev => {
       this.running = null;
       if (this.closed) return;
-      if (ev.kind === 'machine' || ev.kind === 'shutdown' || ev.kind === 'limit' || ev.kind === 'exited' || ev.kind === 'exception') {
+      if (ev.kind === 'machine' || ev.kind === 'shutdown' || ev.kind === 'limit' || ev.kind === 'exited' || ev.kind === 'exception' || ev.kind === 'vmentry-failure') {
         this.console(`vmxray: ${ev.message}\n`);
       }
       this.reply(this.stopReply(ev));

@@ -22,6 +22,10 @@ export interface RunArgs {
   s?: boolean; S?: boolean; gdb?: string;
   /** IA32_FEATURE_CONTROL at power-on. */
   featureControl?: 'locked' | 'unlocked';
+  /** Failed VM entries: explain the deciding rule ('first', default), every failing rule ('all'), or nothing ('off'). */
+  vmxExplain?: 'first' | 'all' | 'off';
+  /** End the run at the first failed VM entry (exit status 3). */
+  stopOnVmentryFailure?: boolean;
 }
 
 function readFile(path: string, what: string): Uint8Array {
@@ -57,6 +61,11 @@ export function composeMachine(a: RunArgs): { machine: Machine; sinks: Sink[]; d
     disks,
     onDiskError: msg => process.stderr.write(`vmxray: disk error: ${msg}\n`),
     featureControl: a.featureControl,
+    vmx: {
+      log: a.vmxExplain === 'off' ? undefined : line => process.stderr.write(`vmxray: ${line}\n`),
+      explain: a.vmxExplain === 'all' ? 'all' : 'first',
+      stopOnEntryFailure: a.stopOnVmentryFailure,
+    },
   });
   const modules: BootModule[] = [];
   for (const spec of [...(a.initrd ?? []).flatMap(s => s.split(',')), ...(a.module ?? [])]) {
@@ -164,5 +173,6 @@ export async function runCommand(a: RunArgs): Promise<number> {
   // `npm start` succeeds. A user's kernel gets its code unchanged, as with QEMU.
   if (r.reason === 'exit') return !a.kernel && r.exitCode === 1 ? 0 : (r.exitCode ?? 1) & 0xff;
   if (r.reason === 'max-instructions' || r.reason === 'paused' || r.reason === 'timeout') return 0;
-  return r.reason === 'triple-fault' ? 0x80 : 1;
+  if (r.reason === 'vmentry-failure') return 3;
+  return r.reason === 'triple-fault' || r.reason === 'vmx-abort' ? 0x80 : 1;
 }

@@ -380,7 +380,14 @@ export class Executor {
     if (!dx || !e) return;
     dx.pending = null;
     this.cpu.clock.icount++;
-    deliverFault(this.cpu, e);
+    try {
+      deliverFault(this.cpu, e);
+    } catch (x) {
+      // in VMX non-root operation the delivery may end in a VM exit (exception bitmap)
+      if (x instanceof VmExit) { this.exitVm(x, null); return; }
+      this.cpu.halt('internal', `internal error in vmxray delivering a held-back exception: ${x instanceof Error ? x.stack ?? x.message : String(x)}`);
+      return;
+    }
     if (!this.cpu.stop) this.cpu.rip = this.cpu.nip;
   }
 

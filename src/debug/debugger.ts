@@ -21,6 +21,8 @@ export type StopEvent =
   | { kind: 'machine'; context: number; reason: string; message: string }
   /** Triple fault / reset request: the state at the shutdown is kept; resuming ends the machine. */
   | { kind: 'shutdown'; context: number; reason: string; message: string }
+  /** A VMLAUNCH/VMRESUME failed (the hypervisor sees VMfail or an entry-failure exit); `rule` names the check. */
+  | { kind: 'vmentry-failure'; context: number; rule: string; message: string }
   /** The machine is gone: power off / isa-debug-exit (exitCode), or ended after a shutdown. */
   | { kind: 'exited'; context: number; exitCode: number | null; message: string }
   /** An instruction or host-time limit the runner was given. */
@@ -55,6 +57,13 @@ export class Debugger implements ExecDebug {
   maskIrqWhileStepping = true;
   /** Memory requests address physical memory (`monitor phys on`). */
   physical = false;
+  /**
+   * Stop after an instruction whose VM entry failed (`monitor vmx stop-on-entry-failure`), while a
+   * client is attached (`attached`, set by the server): the stop carries the failed rule's explanation.
+   */
+  stopOnEntryFailure = true;
+  attached = false;
+  private entryFailure: { rule: string; text: string } | null = null;
 
   private readonly bps = new Map<string, Breakpoint>();
   private readonly wps = new Map<string, Watchpoint>();
@@ -69,6 +78,12 @@ export class Debugger implements ExecDebug {
   constructor(readonly machine: Machine) {
     this.root = new RootContext(machine);
     machine.exec.debug = this;
+    // failed VM entries (src/vmx publishes them; the VMX state exists from power-on)
+    machine.cpu.vmx?.onEntryFailure.push(ev => {
+      if (!this.attached || !this.stopOnEntryFailure) return;
+      this.entryFailure = { rule: ev.rule, text: `${ev.instruction.toUpperCase()} failed: ${ev.text}` };
+      machine.cpu.halt('vmentry-failure', this.entryFailure.text);
+    });
   }
 
   /** Detach from the machine's run loop entirely (nothing is left behind). */
@@ -239,6 +254,11 @@ export class Debugger implements ExecDebug {
         return { kind: 'watchpoint', context: 1, address: w.address, watch: w.kind };
       }
       case 'step': return { kind: 'step', context: 1 };
+      case 'vmentry-failure': {
+        const f = this.entryFailure;
+        this.entryFailure = null;
+        return { kind: 'vmentry-failure', context: 1, rule: f?.rule ?? '?', message: f?.text ?? s.message };
+      }
       case 'exception': {
         const p = this.pending!;
         return { kind: 'exception', context: 1, vector: p.vector, errorCode: p.code, message: s.message };

@@ -20,6 +20,7 @@ import { buildAcpiTables, AcpiPm } from '../devices/acpi.js';
 import { FwCfg } from '../devices/fwcfg.js';
 import { IA32_APIC_BASE } from '../cpu/msr.js';
 import { setFeatureControl } from '../vmx/caps.js';
+import { VmxState } from '../vmx/state.js';
 import type { BlockDevice } from '../disk/index.js';
 import { PostPort, DebugConsolePort, DebugExitPort, SystemControlPortA } from '../devices/simple-ports.js';
 
@@ -51,9 +52,15 @@ export interface MachineConfig {
    * enabled) or 'unlocked' (0, so a hypervisor that forgets to check and set it can be tested).
    */
   featureControl?: 'locked' | 'unlocked';
+  /**
+   * Failed VM entries: the console line sink (the CLI prints it), whether every failing rule is
+   * listed ('all') or only the one that decided the outcome ('first', default), and whether the
+   * machine stops at the first failure (reason 'vmentry-failure').
+   */
+  vmx?: { log?: (line: string) => void; explain?: 'first' | 'all'; stopOnEntryFailure?: boolean };
 }
 
-export type StopReason = 'exit' | 'triple-fault' | 'halted' | 'idle' | 'unsupported' | 'internal' | 'max-instructions' | 'timeout' | 'reset' | 'paused';
+export type StopReason = 'exit' | 'triple-fault' | 'halted' | 'idle' | 'unsupported' | 'internal' | 'max-instructions' | 'timeout' | 'reset' | 'paused' | 'vmentry-failure' | 'vmx-abort';
 
 export interface RunResult {
   reason: StopReason;
@@ -92,6 +99,8 @@ export class Machine {
   debugLog = '';
   exitCode: number | undefined;
   entry: EntryState | null = null;
+  /** The VMX state with its observers, re-installed after a CPU reset (boot). */
+  private readonly vmxAtPowerOn: VmxState;
 
   constructor(cfg: MachineConfig = {}) {
     this.ram = new Ram(cfg.memory ?? 32 * 1024 * 1024);
@@ -111,6 +120,12 @@ export class Machine {
     this.lapic.setExtInt(this.pic);
     this.cpu.intc = this.lapic;
     if (cfg.featureControl === 'unlocked') setFeatureControl(this.cpu.msr, { locked: false });
+    // The VMX state exists from power-on (VMXON keeps it), so observers of failed VM entries can
+    // subscribe before the hypervisor starts (src/debug, traces, the CLI).
+    const vmx = this.vmxAtPowerOn = this.cpu.vmx = new VmxState();
+    vmx.log = cfg.vmx?.log ?? null;
+    vmx.explainAll = cfg.vmx?.explain === 'all';
+    if (cfg.vmx?.stopOnEntryFailure) vmx.onEntryFailure.push(ev => this.cpu.halt('vmentry-failure', `${ev.instruction.toUpperCase()} failed: ${ev.text}`));
     this.cpu.tpr = { get: () => this.lapic.tpr, set: v => { this.lapic.tpr = v; } };
     this.bus.addMmio('lapic', 0xfee00000, 0x1000, this.lapic);
     this.bus.addMmio('ioapic', 0xfec00000, 0x1000, this.ioapic);
@@ -162,6 +177,7 @@ export class Machine {
   boot(image: Uint8Array, opts: BootOptions = {}): EntryState {
     const e = loadKernel(this.bus, image, opts);
     applyEntryState(this.cpu, this.bus, e);
+    if (this.cpu.vmx === null) this.cpu.vmx = this.vmxAtPowerOn; // (a CPU reset drops it; its observers stay)
     this.entry = e;
     return e;
   }

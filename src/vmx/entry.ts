@@ -91,11 +91,9 @@ export function vmEntry(cpu: CPU, d: Insn, launch: boolean): void {
   const v = vmxInstructionChecks(cpu, d, launch ? EXIT_REASON_VMLAUNCH : EXIT_REASON_VMRESUME, 0, false);
   const cur = v.current;
   if (cur === null) { vmFailInvalid(cpu); return; }
-  if (eventsBlockedByMovSs(cpu)) { vmFailValid(cpu, v, VMERR.ENTRY_EVENTS_BLOCKED_BY_MOV_SS); return; }
-  if (launch && cur.launched) { vmFailValid(cpu, v, VMERR.VMLAUNCH_NON_CLEAR_VMCS); return; }
-  if (!launch && !cur.launched) { vmFailValid(cpu, v, VMERR.VMRESUME_NON_LAUNCHED_VMCS); return; }
 
-  // "Checks on VMX Controls and Host-State Area", "Checks on the Guest State Area", "Loading MSRs" (checks/)
+  // "Basic VM-Entry Checks" (MOV-SS blocking → 26, launch state → 4/5), "Checks on VMX Controls and
+  // Host-State Area", "Checks on the Guest State Area", "Loading MSRs": one rule each (checks/)
   const ev = evaluate(buildView(cur, vmxrayCaps(), processorState(cpu, v, launch), cpu.bus), { all: v.explainAll });
   const f = ev.failed;
   if (f !== null && f.outcome.kind !== 'entry-fail') {

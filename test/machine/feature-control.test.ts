@@ -14,3 +14,15 @@ describe('IA32_FEATURE_CONTROL at power-on', () => {
     expect(() => m.cpu.msr.write(0x3a, 1, 0)).toThrow(); // locked now: #GP
   });
 });
+
+describe('VMX reporting configuration', () => {
+  it('exists from power-on so observers subscribe before VMXON, and keeps vmx.explain / vmx.log after boot', () => {
+    const lines: string[] = [];
+    const m = new Machine({ memory: 1 << 20, vmx: { explain: 'all', log: l => lines.push(l) } });
+    expect(m.cpu.vmx).not.toBeNull();
+    expect(m.cpu.vmx!.explainAll).toBe(true);
+    expect(m.cpu.vmx!.on).toBe(false); // not in VMX operation until VMXON
+    m.cpu.vmx!.log!('x');
+    expect(lines).toEqual(['x']);
+  });
+});
