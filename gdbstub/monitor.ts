@@ -1,5 +1,5 @@
 import type { Debugger, Context } from '../src/debug/index.js';
-import { entryFlags, fromCpuLinear } from '../src/debug/index.js';
+import { entryFlags, fromCpuLinear, vmxSummary, vmcsDump, vmxCheck, eptWalkListing } from '../src/debug/index.js';
 import { parseHex } from './framing.js';
 
 /**
@@ -24,6 +24,11 @@ const HELP = `vmxray monitor commands:
   catch exception <v>|none     stop before delivering exception <v> (number or name: pf, gp, ud, de, ...);
                                reported as a signal: #PF/#GP -> SIGSEGV, #UD -> SIGILL, #DE -> SIGFPE, #BP/#DB -> SIGTRAP
   catch                        list the caught exceptions
+  vmx                          VMX operation: root/non-root, VMXON region, current VMCS and its launch state
+  vmx vmcs [text]              the current VMCS by field name (only fields whose name contains text)
+  vmx check                    evaluate every VM-entry check on the current VMCS without entering
+  vmx exits                    the most recent VM exits (reason, qualification, guest RIP)
+  vmx ept <guest-physical>     the EPT walk of a guest-physical address under the current EPT pointer
   vmx stop-on-entry-failure on|off
                                stop after a VMLAUNCH/VMRESUME that fails, with the failed rule (default on)
   quit                         end vmxray`;
@@ -61,6 +66,15 @@ export function runMonitor(dbg: Debugger, line: string, env: { context: Context 
     if (v === undefined) return { output: `not an exception vector: ${words[2]}`, error: true };
     dbg.caught.add(v);
     return { output: caughtList(dbg) };
+  }
+  if (words[0] === 'vmx' && (words.length === 1 || words[1] === 'info')) return { output: vmxSummary(dbg.machine) };
+  if (words[0] === 'vmx' && words[1] === 'vmcs') return { output: vmcsDump(dbg.machine, words.slice(2).join(' ')) };
+  if (cmd === 'vmx check') return { output: vmxCheck(dbg.machine) };
+  if (cmd === 'vmx exits') return { output: dbg.exits.listing() };
+  if (words[0] === 'vmx' && words[1] === 'ept') {
+    const a = words.length === 3 ? parseHex(words[2].replace(/^0x/i, '')) : null;
+    if (a === null) return { output: 'usage: vmx ept <guest-physical address>', error: true };
+    return { output: eptWalkListing(dbg.machine, a) };
   }
   if (words[0] === 'vmx' && words[1] === 'stop-on-entry-failure') {
     if (words[2] === 'on' || words[2] === 'off') dbg.stopOnEntryFailure = words[2] === 'on';

@@ -3,6 +3,7 @@ import { ripLinear, type ExecDebug } from '../cpu/exec.js';
 import type { CpuFault } from '../cpu/fault.js';
 import { RootContext, type Context } from './context.js';
 import { breakpointKey, fromCpuLinear } from './walk.js';
+import { ExitHistory } from './vmx.js';
 
 /**
  * The one debugging API (DESIGN.md: gdbstub/ and traces/ use src/debug only): stop, step and
@@ -74,9 +75,12 @@ export class Debugger implements ExecDebug {
   private lastStop: StopEvent | null = null;
   private readonly listeners = new Set<(e: StopEvent) => void>();
   readonly root: RootContext;
+  /** The most recent VM exits (`monitor vmx exits`). */
+  readonly exits: ExitHistory;
 
   constructor(readonly machine: Machine) {
     this.root = new RootContext(machine);
+    this.exits = new ExitHistory(machine);
     machine.exec.debug = this;
     // failed VM entries (src/vmx publishes them; the VMX state exists from power-on)
     machine.cpu.vmx?.onEntryFailure.push(ev => {

@@ -53,7 +53,7 @@ export function eventsBlockedByMovSs(cpu: CPU): boolean {
 const IA32_EFER = 0xc0000080;
 
 /** The processor state the checks need (checks/view.ts EntryProcessorState). */
-function processorState(cpu: CPU, v: VmxState, launch: boolean): EntryProcessorState {
+export function processorState(cpu: CPU, v: VmxState, launch: boolean): EntryProcessorState {
   const cur = v.current!;
   return {
     instruction: launch ? 'vmlaunch' : 'vmresume',

@@ -59,3 +59,47 @@ describe('a failed VM entry stops gdb with the named rule', () => {
     expect(m.debugLog).toMatch(/done 16\/16/);
   });
 });
+
+describe('monitor vmx: the VMCS by field name, the entry checks, recent exits, EPT walks', () => {
+  it('shows the failing rule with `vmx check`, fields with `vmx vmcs`, and exits with `vmx exits`', async () => {
+    const { dbg } = boot();
+    const { client } = RspClient.onSession(dbg);
+    dbg.attached = true;
+    await client.handshake();
+    await client.request('vCont;c', 20_000); // stopped after the first failed VMLAUNCH (reserved pin-based bit)
+    const info = await client.monitor('vmx');
+    expect(info.output).toMatch(/in VMX root operation; VMXON region 0x[0-9a-f]+\ncurrent VMCS 0x[0-9a-f]+, launch state clear/);
+    const check = await client.monitor('vmx check');
+    expect(check.output).toMatch(/VMLAUNCH would fail: VMfailValid\(7\)/);
+    expect(check.output).toMatch(/ctl\.pin\.allowed1 — "Checks on VM-Execution Control Fields"/);
+    const pin = await client.monitor('vmx vmcs pin-based');
+    expect(pin.output).toMatch(/pin-based vm-execution controls \(0x4000\) +0x80000016/i);
+    expect(pin.output).not.toMatch(/guest rip/i);
+    // the baseline case before it entered and left the guest through VMCALL (exit reason 18)
+    const exits = await client.monitor('vmx exits');
+    expect(exits.output).toMatch(/1 VM entries, 1 VM exits/);
+    expect(exits.output).toMatch(/18 \(VMCALL\) +qualification 0x0 +guest RIP 0x[0-9a-f]+/);
+    await client.request('vCont;c', 20_000); // host CR4
+    await client.request('vCont;c', 20_000); // guest TR unusable: a VM-entry failure exit
+    const exits2 = await client.monitor('vmx exits');
+    expect(exits2.output).toMatch(/33 \(VM-entry failure due to invalid guest state\), VM-entry failure \(bit 31\)/);
+  });
+
+  it('walks EPT for a guest-physical address with `vmx ept`', async () => {
+    const m = new Machine({ memory: 32 * 1024 * 1024 });
+    m.boot(readFileSync('test/kernels/vmx/bin/vmxguest32.elf'));
+    const dbg = new Debugger(m);
+    // run until the guest has exited to the hypervisor a few times (EPT is on then)
+    while (dbg.exits.exits < 2) {
+      const ev = await dbg.resume({ kind: 'continue' }, { maxInstructions: 20_000 });
+      expect(ev.kind).toBe('limit');
+    }
+    const { client } = RspClient.onSession(dbg);
+    await client.handshake();
+    const r = await client.monitor('vmx ept 0x1000');
+    expect(r.output).toMatch(/EPT walk of guest-physical 0x1000/);
+    expect(r.output).toMatch(/-> host-physical 0x1000 /);
+    const bad = await client.monitor('vmx ept zz');
+    expect(bad.reply).toMatch(/^E/);
+  });
+});
