@@ -15,6 +15,9 @@ import { X87 } from './x87-state.js';
 import { MsrFile } from './msr.js';
 import { armedBreakpoints, dataMatches } from './debugregs.js';
 
+/** A debugger's watchpoints (src/debug): see `CPU.watch`. */
+export interface Watch { readonly pages: Set<number>; hit(la: number, size: number, write: boolean): boolean }
+
 export const MODE_REAL = 0, MODE_PROT = 1, MODE_V86 = 2, MODE_COMPAT = 3, MODE_LONG = 4;
 /** Decoder modes: default operand/address size 16, 32, or 64-bit mode. */
 export const DEC16 = 0, DEC32 = 1, DEC64 = 2;
@@ -83,7 +86,7 @@ export class CPU {
   /** The A20 gate (port 0x92 bit 1 OR the 8042 output port bit 1); multiboot hands over with it open. */
   private a20Open = true;
   get a20(): boolean { return this.a20Open; }
-  setA20(open: boolean): void { if (open !== this.a20Open) { this.a20Open = open; this.flushTlb(); } }
+  setA20(open: boolean): void { if (open !== this.a20Open) { this.a20Open = open; this.flushAllTlbs(); } }
   /** Interrupts are blocked until one more instruction has executed after STI / MOV SS / POP SS
    *  (SDM Vol. 3A, "Interrupt shadow"; the run loop clears it). */
   intShadow = false;
@@ -105,12 +108,21 @@ export class CPU {
   onShutdown: ((why: string) => void) | null = null;
 
   // --- software TLB and page-walk side outputs ---
-  tlb = new Tlb();
+  /** The root (non-VMX / VMX root operation) translation context. */
+  readonly rootTlb = new Tlb();
+  /** The active translation context; tR/tW/tX are its sets for the current privilege. */
+  tlb = this.rootTlb;
   tR: TlbSet; tW: TlbSet; tX: TlbSet;
+  /** Every context that may hold entries, root first (src/vmx/tlb-contexts.ts adds and drops the guests'). */
+  readonly tlbs: Tlb[] = [this.rootTlb];
+  /** The guest contexts of VMX non-root operation (src/vmx/tlb-contexts.ts), created by the first VM entry. */
+  tlbContexts: import('../vmx/tlb-contexts.js').TlbContexts | null = null;
   walkGlobal = false;
   walkCacheable = true;
   walkPageMask = 0xfff;
   readonly walkTrail: number[] = [];
+  /** PAE PDPTE registers (mmu.ts loadPdptes): entries 0-3 as (lo, hi) dwords in [0..7]; [8] = the CR3 they were loaded for (-1: never). */
+  readonly pdpte = new Float64Array(9).fill(-1);
   /** EPT in VMX non-root operation (src/vmx/ept.ts: enableEpt/disableEpt); null in root operation or without EPT. */
   ept: EptContext | null = null;
   /** Set while the CPU makes implicit supervisor accesses (descriptor tables, TSS, IDT). */
@@ -142,7 +154,10 @@ export class CPU {
    * of the fast TLB so their accesses reach readSlow/writeSlow, which report them to `hit`. A hit
    * ends the running block after the instruction (codeDirty), so the debugger stops right after it.
    */
-  watch: { readonly pages: Set<number>; hit(la: number, size: number, write: boolean): boolean } | null = null;
+  get watch(): Watch | null { return this.watchV; }
+  /** Entries of every context filled before may cover watched pages: all are dropped. */
+  set watch(w: Watch | null) { this.watchV = w; this.flushAllTlbs(); }
+  private watchV: Watch | null = null;
 
   constructor(bus: PhysBus, io: PortBus, clock: VirtualClock) {
     this.bus = bus;
@@ -173,8 +188,11 @@ export class CPU {
     this.stop = null;
     this.vmx = null;
     this.ept = null;
+    this.tlbContexts = null;
+    this.tlbs.length = 0; this.tlbs.push(this.rootTlb);
+    this.tlb = this.rootTlb;
     this.updateMode();
-    this.tlb.flush();
+    this.flushTlb();
   }
 
   // ---------------------------------------------------------------- modes
@@ -336,8 +354,11 @@ export class CPU {
     this.translateFor(la + len - 1, K_READ, this.cpl === 3);
   }
 
+  /** Translations made by `translateFor` (TLB misses and uncached accesses): statistics and tests. */
+  tlbMisses = 0;
   /** Translate with canonical check; fills the TLB set for (kind, user) when allowed. */
   translateFor(la: number, kind: number, user: boolean): number {
+    this.tlbMisses++;
     if (this.mode === MODE_LONG || this.efer & EFER_LMA) {
       if (la >= 140737488355328 || la < -140737488355328) throw new CpuFault(GP, 0);
     } else la = la >>> 0;
@@ -352,7 +373,8 @@ export class CPU {
       if (kind === K_WRITE && this.bus.codePages.has(ppage)) return pa;
       const base = ppage * 4096;
       const view = this.bus.ram.view(base);
-      this.tlb.sets[kind * 2 + (user ? 1 : 0)].fill(la - (la & 0xfff), view, base % (1 << 20), ppage, this.walkGlobal);
+      this.tlb.sets[kind * 2 + (user ? 1 : 0)].fill(la - (la & 0xfff), view, base % (1 << 20), ppage, this.walkGlobal,
+        this.ept !== null || (this.cr0 & CR0_PG) ? this.walkPageMask : 0xfff);
     }
     return pa;
   }
@@ -418,19 +440,33 @@ export class CPU {
   updateDebugRegs(): void {
     const a = armedBreakpoints(this.dr[7]);
     this.drExec = a.exec;
-    if (a.data && !this.drData) this.flushTlb();
+    if (a.data && !this.drData) this.flushAllTlbs(); // every context: DR7 is loaded by VM entry and exit too
     this.drData = a.data;
   }
 
   // ---------------------------------------------------------------- TLB maintenance
-  /** Incremented whenever translations may change (block chaining is valid only within an epoch). */
+  /** The active context's epoch: changes whenever translations may change or another context becomes
+   *  active (block chaining is valid only within an epoch). */
   tlbEpoch = 0;
-  flushTlb(keepGlobal = false): void { this.tlb.flush(keepGlobal); this.tlbEpoch++; }
-  flushPage(la: number): void { this.tlb.flushPage(la); this.tlbEpoch++; }
-  /** A page now holds decoded code: drop write entries for it so writes take the slow path. */
+  private epochSeq = 0;
+  /** Translations of context `t` may have changed: give it a new epoch (block chains made in it end). */
+  retagTlb(t: Tlb): void { t.epoch = ++this.epochSeq; if (t === this.tlb) this.tlbEpoch = t.epoch; }
+  /** Make `t` the active context (VM entry / VM exit); the sets follow the current privilege. */
+  useTlb(t: Tlb): void {
+    if (t === this.tlb) return;
+    this.tlb = t;
+    const u = this.cpl === 3 ? 1 : 0;
+    this.tR = t.sets[u]; this.tW = t.sets[2 + u]; this.tX = t.sets[4 + u];
+    this.tlbEpoch = t.epoch;
+  }
+  /** Architectural invalidations (MOV to CR3/CR0/CR4, INVLPG, INVPCID...) act on the active context only. */
+  flushTlb(keepGlobal = false): void { this.tlb.flush(keepGlobal); this.retagTlb(this.tlb); }
+  flushPage(la: number): void { this.tlb.flushPage(la); this.retagTlb(this.tlb); }
+  /** Changes that are not per context (A20, data breakpoints, debugger watchpoints) flush every context. */
+  flushAllTlbs(): void { for (const t of this.tlbs) { t.flush(); this.retagTlb(t); } }
+  /** A page now holds decoded code: drop write entries for it in every context so writes take the slow path. */
   protectCodePage(ppage: number): void {
-    this.tlb.sets[2].flushPhysPage(ppage);
-    this.tlb.sets[3].flushPhysPage(ppage);
+    for (const t of this.tlbs) t.protectPhysPage(ppage);
   }
 
   /** Stop the machine cleanly with a message (never throws out of the run loop). */

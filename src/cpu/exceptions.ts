@@ -2,6 +2,7 @@ import type { CPU } from './cpu.js';
 import { MODE_REAL, MODE_V86 } from './cpu.js';
 import { CpuFault, VmExit, vectorName } from './fault.js';
 import { deliverNonRoot } from '../vmx/events.js';
+import { idtTaskSwitch } from '../vmx/task-switch.js';
 import { CS, SS, RSP, GP, NP, SS_, TS, TF, IF, NT, RF, VM, AC, AR_P, AR_S, AR_L, AR_DB, arDpl, DF_ } from './regs.js';
 import { readDescriptor, loadCode, tssStack, tssIst, setSegment, loadStackForCpl, setAccessed } from './segments.js';
 import { setReg64n, push, stackAddr, setSp } from './stack.js';
@@ -150,8 +151,8 @@ function deliverProt(cpu: CPU, vector: number, code: number, kind: number, ext: 
   if ((kind === EV_SOFT || kind === EV_SOFT_EXC) && dpl < cpu.cpl) throw new CpuFault(GP, gateFault(vector, 0));
   if (type === 0x05) {
     if (!(hi & 0x8000)) throw new CpuFault(NP, gateFault(vector, ext));
-    cpu.halt('unsupported', `vector ${vector} goes through a task gate; hardware task switching is not implemented`);
-    throw new CpuFault(-1);
+    // hardware task switching is not implemented: a VM exit in non-root operation, else a stop (src/vmx/task-switch.ts)
+    idtTaskSwitch(cpu, vector, lo, ext, kind === EV_SOFT || kind === EV_SOFT_EXC || kind === EV_ICEBP);
   }
   if (type !== 0x06 && type !== 0x07 && type !== 0x0e && type !== 0x0f) throw new CpuFault(GP, gateFault(vector, ext));
   if (!(hi & 0x8000)) throw new CpuFault(NP, gateFault(vector, ext));

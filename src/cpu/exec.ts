@@ -4,6 +4,7 @@ import { Insn, I_END, I_INVALID } from './insn.js';
 import { decode } from './decoder.js';
 import { CpuFault, MachineStop, VmExit, vectorName } from './fault.js';
 import { vmExit } from '../vmx/exit.js';
+import { holdDebugTrap } from '../vmx/events.js';
 import { pendingExit, guestCanWake } from '../vmx/events.js';
 import { recheckEvents } from '../vmx/entry.js';
 import { deliverFault, deliverChecked, EV_INTR, EV_NMI, EV_HW } from './exceptions.js';
@@ -231,7 +232,11 @@ export class Executor {
         if (hadShadow) { cpu.intShadow = false; cpu.movSsShadow = false; }
         if (dbg && clock.icount > before) cpu.eflags &= ~RF; // RF is cleared once an instruction completes
         // (no #DB trap for an instruction that was a VM entry or ended in a VM exit)
-        if ((tf || cpu.pendingDb) && !cpu.stop && clock.icount > before && this.vmTransitions() === vmxEpoch) this.debugTrap(tf, cpu.pendingDb);
+        if ((tf || cpu.pendingDb) && !cpu.stop && clock.icount > before && this.vmTransitions() === vmxEpoch) {
+          // an MTF VM exit takes priority over the debug trap, which stays pending in the VMCS (SDM "Monitor Trap Flag")
+          if (!(cpu.vmx !== null && cpu.vmx.nonRoot && holdDebugTrap(cpu, tf, cpu.pendingDb))) this.debugTrap(tf, cpu.pendingDb);
+          else cpu.pendingDb = 0;
+        }
         // "Monitor Trap Flag": an MTF VM exit is pending after a guest instruction (or a fault delivered to the guest)
         if (nr && clock.icount > before && cpu.vmx!.nonRoot && (cpu.vmx!.proc & MTF) !== 0) cpu.vmx!.mtfPending = true;
       }

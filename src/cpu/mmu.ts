@@ -23,6 +23,43 @@ function pageFault(cpu: CPU, la: number, code: number): never {
   throw new CpuFault(PF_, code);
 }
 
+// ------------------------------------------------------------------ PAE PDPTE registers
+
+/** A present PAE PDPTE with a reserved bit set (2:1, 8:5, 63:MAXPHYADDR — SDM Vol. 3A, "PAE Paging"). */
+export function pdpteReserved(lo: number, hi: number): boolean {
+  return (lo & 1) !== 0 && ((lo & 0x1e6) !== 0 || (hi & ~PHYS_HI_MASK) !== 0);
+}
+
+/**
+ * Load the four PDPTE registers from the page-directory-pointer table at `cr3` bits 31:5 (SDM Vol. 3A,
+ * "PDPTE Registers"), reading each dword with `read32` (physical memory, or guest-physical through
+ * EPT). Returns false, leaving the registers unchanged, when a present entry has a reserved bit set
+ * ("the MOV to CR instruction causes a general-protection exception (#GP(0)) and the PDPTEs are not
+ * loaded"). The registers are tagged with `cr3` (the walk uses them while CR3 holds that value).
+ */
+export function loadPdptes(cpu: CPU, cr3: number, read32: (pa: number) => number): boolean {
+  const base = (cr3 >>> 0) & ~0x1f;
+  const e = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let i = 0; i < 4; i++) {
+    e[2 * i] = read32(base + i * 8) >>> 0; e[2 * i + 1] = read32(base + i * 8 + 4) >>> 0;
+    if (pdpteReserved(e[2 * i], e[2 * i + 1])) return false;
+  }
+  setPdptes(cpu, cr3, e);
+  return true;
+}
+
+/** Set the PDPTE registers to `e` (lo, hi × 4) for `cr3` (VM entry with EPT: from the guest PDPTE fields). */
+export function setPdptes(cpu: CPU, cr3: number, e: readonly number[]): void {
+  const r = cpu.pdpte;
+  for (let i = 0; i < 8; i++) r[i] = e[i] >>> 0;
+  r[8] = cr3;
+}
+
+/** PAE paging is in use: CR0.PG = 1, CR4.PAE = 1, IA32_EFER.LMA = 0 (SDM Vol. 3A, "Paging Modes and Control Bits"). */
+export function paePaging(cpu: CPU): boolean {
+  return (cpu.cr0 & CR0_PG) !== 0 && (cpu.cr4 & CR4_PAE) !== 0 && (cpu.efer & EFER_LMA) === 0;
+}
+
 /** Translate `la` for an access of `kind` (K_READ/K_WRITE/K_EXEC); `user` = a user-mode access (CPL 3, not implicit). */
 export function translate(cpu: CPU, la: number, kind: number, user: boolean): number {
   return translateWith(cpu, cpu.bus, la, kind, user);
@@ -65,9 +102,15 @@ export function translateWith(cpu: CPU, bus: PagingBus, la: number, kind: number
       table = cpu.cr3 - (cpu.cr3 % 4096);
       level = 4;
     } else {
-      // PAE: the PDPTE selected by bits 31:30 (SDM: PDPTE registers; read at walk time here — a documented simplification).
-      const pdpteAddr = (cpu.cr3 & ~0x1f) + ((la >>> 30) & 3) * 8;
-      const lo = bus.read32(pdpteAddr), hi = bus.read32(pdpteAddr + 4);
+      // PAE: the PDPTE selected by bits 31:30 comes from the PDPTE registers (SDM Vol. 3A, "PDPTE
+      // Registers"), loaded at MOV to CR0/CR3/CR4 and by VMX transitions (loadPdptes). CPU state set
+      // without any of those (a test or tool writing cpu.cr3 directly) has no registers for this CR3:
+      // then the entry is read from memory at walk time.
+      const i = (la >>> 30) & 3;
+      const r = cpu.pdpte;
+      let lo: number, hi: number;
+      if (r[8] === cpu.cr3) { lo = r[2 * i] | 0; hi = r[2 * i + 1] | 0; }
+      else { const pdpteAddr = (cpu.cr3 & ~0x1f) + i * 8; lo = bus.read32(pdpteAddr); hi = bus.read32(pdpteAddr + 4); }
       if (!(lo & 1)) pageFault(cpu, la, code);
       if ((lo & 0x1e6) || (hi & RSVD_HI) || (hi & 0x80000000)) pageFault(cpu, la, code | PFEC_P | PFEC_RSVD);
       table = (hi & PHYS_HI_MASK) * 2 ** 32 + ((lo & ~0xfff) >>> 0);

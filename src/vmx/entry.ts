@@ -15,10 +15,14 @@
  * A failed rule is published to `VmxState.onEntryFailure` listeners and to `VmxState.log`.
  *
  * Choices where the SDM leaves one:
- * - VPID does not tag the software TLB yet: every VM entry and exit flushes it.
- * - Pending debug exceptions (BS, B3:B0) in the guest-state area are delivered as a #DB right after
- *   VM entry when no event is injected and there is no blocking by MOV SS (other bits ignored).
- * - PDPTE fields are not loaded (the page walk reads PDPTEs from guest memory, see guest-state.ts).
+ * - The software TLB is tagged by VPID (tlb-contexts.ts): VM entry switches to the guest's context;
+ *   with "enable VPID" = 0 it flushes the VPID-0000H mappings (root's and the guest's), as required.
+ * - Pending debug exceptions ("Delivery of Pending Debug Exceptions after VM Entry"): see `pendingDebug`.
+ *   Under blocking by MOV SS they are held (VmxState.pendingDbg) and a VM exit before the first guest
+ *   instruction completes saves them; vmxray does not deliver them after that instruction (lost — the
+ *   SDM allows "held pending or lost"). For an injected software exception other than #BP/#OF under
+ *   MOV-SS blocking (SDM: "may be lost or may be delivered") vmxray delivers them after the injection.
+ * - PDPTEs of a PAE guest are loaded into the CPU's PDPTE registers (guest-state.ts).
  */
 import type { CPU } from '../cpu/cpu.js';
 import type { Insn } from '../cpu/insn.js';
@@ -39,8 +43,9 @@ import {
 import { buildView, evaluate, explain, vmxrayCaps, ruleById, type Failure, type EntryProcessorState } from './checks/index.js';
 import { loadGuestState, loadGuestNonRegisterState } from './guest-state.js';
 import { entryFailureExit } from './exit.js';
-import { armPreemptionTimer, ITYPE } from './events.js';
+import { armPreemptionTimer, ITYPE, PENDING_DBG } from './events.js';
 import { enableEpt } from './ept.js';
+import { tlbBeforeEntry, tlbEnterGuest } from './tlb-contexts.js';
 
 /**
  * "Events are being blocked by MOV SS": the instruction follows a MOV SS / POP SS (cpu.movSsShadow,
@@ -111,7 +116,8 @@ export function vmEntry(cpu: CPU, d: Insn, launch: boolean): void {
   v.pfecMask = cur.read(F.PAGE_FAULT_ERROR_CODE_MASK);
   v.pfecMatch = cur.read(F.PAGE_FAULT_ERROR_CODE_MATCH);
   v.rootNmiBlocked = cpu.nmiBlocked;
-  v.delivering = 0; v.vectoring = 0; v.injecting = false; v.mtfPending = false;
+  tlbBeforeEntry(cpu);
+  v.delivering = 0; v.vectoring = 0; v.injecting = false; v.mtfPending = false; v.pendingDbg = 0; v.pendingDbgAt = -1;
   if (f !== null && f.outcome.kind === 'entry-fail' && f.outcome.reason === 33) {
     report(v, cur, launch, f, ev.others);
     entryFailureExit(cpu, 33, f.outcome.qualification);
@@ -122,7 +128,9 @@ export function vmEntry(cpu: CPU, d: Insn, launch: boolean): void {
 
   // "Loading Guest State"
   loadGuestState(cpu, cur, v, (v.proc2 & PROC2.UNRESTRICTED_GUEST) !== 0);
-  if (v.proc2 & PROC2.ENABLE_EPT) enableEpt(cpu, cur.read(F.EPT_POINTER), cur.readHi(F.EPT_POINTER));
+  if (v.proc2 & PROC2.ENABLE_EPT) enableEpt(cpu, cur.read(F.EPT_POINTER), cur.readHi(F.EPT_POINTER), false);
+  // The guest's TLB context ("enable VPID" = 0: VPID 0000H, flushed), before MSR loading may flush it
+  tlbEnterGuest(cpu, v.proc2 & PROC2.ENABLE_VPID ? cur.read(F.VIRTUAL_PROCESSOR_IDENTIFIER) & 0xffff : 0);
 
   // "Loading MSRs": entry by entry; the entries before a failing one stay loaded.
   const n = cur.read(F.VM_ENTRY_MSR_LOAD_COUNT);
@@ -161,8 +169,19 @@ export function vmEntry(cpu: CPU, d: Insn, launch: boolean): void {
   v.onTransition?.('entry', 0);
   recheckEvents(cpu);
 
-  if (vectoring) inject(cpu, v, cur, inj);
-  else if (!cpu.halted && !cpu.movSsShadow) pendingDebug(cpu, cur);
+  if (vectoring) {
+    inject(cpu, v, cur, inj);
+    const type = (inj >>> 8) & 7;
+    // "Pending debug exceptions" of a vectoring entry: used only for software interrupts/exceptions
+    // with blocking by MOV SS (as if INT n / INT3 / INTO followed a MOV SS that hit a debug trap:
+    // delivered once the injected event is delivered), and held for a pending MTF VM exit (type 7).
+    if (type === ITYPE.OTHER) holdPendingDebug(cpu, v, cur);
+    else if (cpu.movSsShadow && (type === ITYPE.SW_INT || type === ITYPE.SW_EXC)) pendingDebug(cpu, cur);
+  } else if (v.activity < 2) {
+    // ignored in the shutdown and wait-for-SIPI states; in HLT the #DB wakes the guest
+    if (cpu.movSsShadow) holdPendingDebug(cpu, v, cur);
+    else pendingDebug(cpu, cur);
+  }
   cpu.nip = cpu.rip;
 }
 
@@ -196,12 +215,38 @@ function inject(cpu: CPU, v: VmxState, cur: Vmcs, info: number): void {
   if (v.proc & PROC.MONITOR_TRAP_FLAG) v.mtfPending = true;
 }
 
-/** Pending debug exceptions after VM entry (see the header). */
+/** "There are valid pending debug exceptions if either the BS bit (bit 14) or the enable-breakpoint bit (bit 12) is 1." */
+function validPendingDebug(cur: Vmcs): number {
+  const f = cur.read(F.GUEST_PENDING_DEBUG_EXCEPTIONS) & (PENDING_DBG.B | PENDING_DBG.ENABLED_BREAKPOINT | PENDING_DBG.BS);
+  return f & (PENDING_DBG.ENABLED_BREAKPOINT | PENDING_DBG.BS) ? f : 0;
+}
+
+/** Blocking by MOV SS: the valid pending debug exceptions stay pending (a VM exit saves them; exit.ts). */
+function holdPendingDebug(cpu: CPU, v: VmxState, cur: Vmcs): void {
+  const f = validPendingDebug(cur);
+  if (f === 0) return;
+  v.pendingDbg = f;
+  v.pendingDbgAt = cpu.exactCount() + 1; // the boundary after this VMLAUNCH/VMRESUME
+}
+
+/**
+ * "Delivery of Pending Debug Exceptions after VM Entry": a #DB with the priority of a trap on the
+ * previous instruction (before NMIs, interrupts and window exits; the run loop checks those later).
+ * "A pending debug exception delivered after VM entry causes a VM exit if bit 1 (#DB) is 1 in the
+ * exception bitmap. If it does not cause a VM exit, it updates DR6 normally": DR6 gets B3:B0 and BS
+ * of the field (the exit qualification of a #DB exit carries them; DR6 is then left unchanged).
+ */
 function pendingDebug(cpu: CPU, cur: Vmcs): void {
-  const bits = cur.read(F.GUEST_PENDING_DEBUG_EXCEPTIONS) & 0x400f;
-  if (bits === 0) return;
-  cpu.dr[6] = ((cpu.dr[6] & ~0x400f) | bits) >>> 0;
-  deliverChecked(cpu, 1, -1, EV_HW, cpu.rip);
+  const f = validPendingDebug(cur);
+  if (f === 0) return;
+  const dr6 = cpu.dr[6];
+  cpu.dr[6] = ((dr6 & ~0x400f) | (f & 0x400f)) >>> 0;
+  try {
+    deliverChecked(cpu, 1, -1, EV_HW, cpu.rip);
+  } catch (e) {
+    if (e instanceof VmExit) cpu.dr[6] = dr6;
+    throw e;
+  }
   cpu.rip = cpu.nip;
 }
 

@@ -3,6 +3,7 @@ import type { CPU } from '../cpu/cpu.js';
 import { VmExit } from '../cpu/fault.js';
 import { MAXPHYADDR, translateWith, type PagingBus } from '../cpu/mmu.js';
 import { CR0_PG, CR4_PAE, EFER_LMA } from '../cpu/regs.js';
+import { tlbInvept } from './tlb-contexts.js';
 
 /**
  * Extended page tables (SDM Vol. 3C, "VMX Support for Address Translation"): the walk from a
@@ -374,26 +375,30 @@ export function readPdpte32(cpu: CPU, gpa: number): number {
   return cpu.bus.read32(eptAccess(cpu.bus, ctx.eptpLo, ctx.eptpHi, gpa, EPT_READ, ctx.flags, ctx.walk));
 }
 
-/** Turn EPT on for non-root operation (VM entry with "enable EPT" = 1): cached linear translations are dropped. */
-export function enableEpt(cpu: CPU, eptpLo: number, eptpHi: number): void {
+/**
+ * Turn EPT on for non-root operation (VM entry with "enable EPT" = 1). `flush`: drop the active
+ * context's translations — VM entry passes false, as it switches to the guest's own TLB context
+ * (tlb-contexts.ts); tests and tools that turn EPT on directly keep the default.
+ */
+export function enableEpt(cpu: CPU, eptpLo: number, eptpHi: number, flush = true): void {
   cpu.ept = new EptContext(cpu, eptpLo, eptpHi);
-  cpu.flushTlb();
+  if (flush) cpu.flushTlb();
 }
-/** Back to root operation (VM exit) or a VM entry without EPT. */
-export function disableEpt(cpu: CPU): void {
+/** Back to root operation (VM exit) or a VM entry without EPT; `flush` as for enableEpt (VM exit passes false). */
+export function disableEpt(cpu: CPU, flush = true): void {
   if (cpu.ept === null) return;
   cpu.ept = null;
-  cpu.flushTlb();
+  if (flush) cpu.flushTlb();
 }
 
 export const INVEPT_SINGLE_CONTEXT = 1, INVEPT_ALL_CONTEXT = 2;
 /**
  * The invalidation INVEPT performs (SDM Vol. 2, INVEPT; Vol. 3C, "Invalidation of Translations
  * Derived from EPT"), after the caller's checks (type supported, EPTP valid for single-context:
- * `eptpProblem`). Our TLB is not tagged by EPTP and holds only combined guest-linear →
- * host-physical translations of the current context, so both types flush it all (invalidating more
- * than asked is always allowed); there is no separate EPT paging-structure cache.
+ * `eptpProblem`): the combined mappings of every TLB context made with that EP4TA (single-context)
+ * or with EPT at all (all-context) are dropped (tlb-contexts.ts); there is no separate EPT
+ * paging-structure cache.
  */
-export function invept(cpu: CPU, _type: number, _eptpLo = 0, _eptpHi = 0): void {
-  cpu.flushTlb();
+export function invept(cpu: CPU, type: number, eptpLo = 0, eptpHi = 0): void {
+  tlbInvept(cpu, type, eptpLo, eptpHi);
 }

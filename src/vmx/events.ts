@@ -22,7 +22,7 @@
  */
 import type { CPU } from '../cpu/cpu.js';
 import { VmExit } from '../cpu/fault.js';
-import { IF } from '../cpu/regs.js';
+import { IF, TF } from '../cpu/regs.js';
 import { PIN, PROC, EXIT } from './controls.js';
 import type { VmxState } from './state.js';
 
@@ -31,6 +31,8 @@ export const EXIT_REASON = {
   EXCEPTION_OR_NMI: 0, EXTERNAL_INTERRUPT: 1, TRIPLE_FAULT: 2, INIT: 3, SIPI: 4, INTERRUPT_WINDOW: 7, NMI_WINDOW: 8,
   ENTRY_FAILURE_GUEST_STATE: 33, ENTRY_FAILURE_MSR_LOADING: 34, MONITOR_TRAP_FLAG: 37, PREEMPTION_TIMER: 52,
 } as const;
+
+const EXIT_REASON_TPR_BELOW_THRESHOLD = 43;
 
 /** Interruption types (bits 10:8 of the interruption-information formats). */
 export const ITYPE = { EXT_INT: 0, NMI: 2, HW_EXC: 3, SW_INT: 4, PRIV_SW_EXC: 5, SW_EXC: 6, OTHER: 7 } as const;
@@ -99,6 +101,63 @@ export function deliverNonRoot(cpu: CPU, vector: number, code: number, kind: num
   }
   v.delivering = 0;
   void EV_INTR; void EV_SOFT; void EV_ICEBP;
+}
+
+// ---- Pending debug exceptions ("Saving Non-Register State"; "Monitor Trap Flag") --------------
+
+/** Pending-debug-exceptions bits: B3:B0, enabled breakpoint (12), BS (14). */
+export const PENDING_DBG = { B: 0xf, ENABLED_BREAKPOINT: 1 << 12, BS: 1 << 14 } as const;
+
+/** Bit 12 ("enabled breakpoint") for data-breakpoint hits `hits` (B3:B0): one of them is enabled in DR7 (L or G). */
+function enabledHit(cpu: CPU, hits: number): number {
+  const dr7 = cpu.dr[7];
+  for (let i = 0; i < 4; i++) if ((hits >>> i) & 1 && (dr7 >>> (2 * i)) & 3) return PENDING_DBG.ENABLED_BREAKPOINT;
+  return 0;
+}
+
+/**
+ * The run loop's #DB trap after a guest instruction (single-step with `tf`, data breakpoints `hits`)
+ * in non-root operation with "monitor trap flag" = 1: "MTF VM exits take priority over debug-trap
+ * exceptions" ("Monitor Trap Flag"), so the #DB is not delivered; it stays pending and the MTF VM
+ * exit saves it (BS for the single step, B3:B0 and bit 12 for data breakpoints). Returns true when
+ * the trap was held (the caller then delivers nothing). To be called by exec.ts before its
+ * debugTrap in non-root operation.
+ */
+export function holdDebugTrap(cpu: CPU, tf: boolean, hits: number): boolean {
+  const v = cpu.vmx;
+  if (v === null || !v.nonRoot || !(v.proc & PROC.MONITOR_TRAP_FLAG)) return false;
+  v.pendingDbg = (tf ? PENDING_DBG.BS : 0) | (hits & 0xf) | enabledHit(cpu, hits);
+  v.pendingDbgAt = cpu.exactCount();
+  return true;
+}
+
+/**
+ * The pending-debug-exceptions field a VM exit saves ("Saving Non-Register State"): clear for all
+ * exits except (of those vmxray can produce) exits with basic reason "monitor trap flag" or "TPR
+ * below threshold", and exits not caused by debug exceptions that occur while there is blocking by
+ * MOV SS. For those it holds the debug exceptions pending at the exit:
+ * - a #DB trap held for an MTF VM exit (holdDebugTrap) or by VM entry under MOV-SS blocking
+ *   (`VmxState.pendingDbg`, valid while no guest instruction has completed since);
+ * - "TPR below threshold" (a trap-like exit after MOV to CR8 / WRMSR): BS when RFLAGS.TF = 1 (the
+ *   single step of that instruction; IA32_DEBUGCTL.BTF does not exist in vmxray) and the data
+ *   breakpoints it hit (B3:B0, bit 12 when one is enabled in DR7).
+ * Reserved bits are cleared.
+ */
+export function pendingDebugOnExit(cpu: CPU, reason: number, intInfo: number): number {
+  const v = cpu.vmx!;
+  const now = cpu.exactCount();
+  // Held bits are valid at the boundary they were taken at (and while the first instruction after it
+  // has not completed: an exit by that instruction happens "before those exceptions were delivered").
+  const held = v.pendingDbg !== 0 && now >= v.pendingDbgAt && now <= v.pendingDbgAt + 1 ? v.pendingDbg : 0;
+  v.pendingDbg = 0; v.pendingDbgAt = -1;
+  if (reason === EXIT_REASON.MONITOR_TRAP_FLAG) return held;
+  if (reason === EXIT_REASON_TPR_BELOW_THRESHOLD) {
+    const hits = cpu.pendingDb & 0xf;
+    return held | (cpu.eflags & TF ? PENDING_DBG.BS : 0) | hits | enabledHit(cpu, hits);
+  }
+  const dbExit = reason === EXIT_REASON.EXCEPTION_OR_NMI && (intInfo & 0xff) === 1 && ((intInfo >>> 8) & 7) === ITYPE.HW_EXC;
+  if (!dbExit && cpu.intShadow && cpu.movSsShadow) return held;
+  return 0;
 }
 
 /** What the run loop needs from the debugger for event checks. */

@@ -11,23 +11,35 @@
  * - VM-exit instruction length: written for instruction-caused exits (INSTRUCTION_EXITS), for
  *   exceptions caused by INT3/INTO/INT1 and for exits during delivery of a software interrupt or
  *   exception; 0 otherwise (the SDM says "undefined").
- * - VPID: the software TLB is not tagged by VPID yet: VM entry and VM exit flush it (always allowed).
+ * - The software TLB is tagged by VPID (tlb-contexts.ts): VM exit switches back to root's context;
+ *   with "enable VPID" = 0 it flushes the VPID-0000H mappings (root's and the guest's), as required.
  * - VMX abort: the indicator is written to bytes 4-7 of the VMCS region and the machine stops
  *   (shutdown) with the reason.
+ * - Host PDPTEs ("Checking and Loading Host Page-Directory-Pointer-Table Entries"): a VM exit to a
+ *   host that uses PAE paging "may" check them; vmxray always checks and loads them (VMX abort 2 on
+ *   a bad one), as MOV to CR3 would.
+ * - RFLAGS.RF ("Saving RIP, RSP, RFLAGS, and SSP"): `savedRf` below. "Fault-class" exceptions are
+ *   #DE, #BR, #UD, #NM, #TS, #NP, #SS, #GP, #PF, #MF, #AC, #XM, #VE, #CP and the general-detect #DB;
+ *   an instruction-breakpoint #DB, data/single-step #DB traps, #BP, #OF, #DF and #MC save RF as it is.
+ *   A triple fault saves RF as it is (the value "had the triple fault taken the processor to the
+ *   shutdown state"); a task switch likewise (vmxray's task switches do not update RF).
  */
 import type { CPU } from '../cpu/cpu.js';
 import type { Insn } from '../cpu/insn.js';
 import { CpuFault, VmExit } from '../cpu/fault.js';
 import { split } from '../cpu/msr.js';
+import { RF, EFER_LMA } from '../cpu/regs.js';
+import { paePaging, loadPdptes } from '../cpu/mmu.js';
 import * as F from './fields.js';
-import { PIN, EXIT } from './controls.js';
+import { PIN, EXIT, PROC2 } from './controls.js';
 import { VMX_CAPS } from './caps.js';
 import type { Vmcs } from './vmcs.js';
 import type { VmxState } from './state.js';
 import { saveGuestState } from './guest-state.js';
 import { loadHostState } from './host-state.js';
-import { stopPreemptionTimer, EXIT_REASON } from './events.js';
+import { stopPreemptionTimer, pendingDebugOnExit, EXIT_REASON, ITYPE } from './events.js';
 import { disableEpt, EXIT_REASON_EPT_VIOLATION } from './ept.js';
+import { tlbLeaveGuest, tlbAfterHostLoad } from './tlb-contexts.js';
 
 /** Basic exit reasons caused by executing an instruction (the VM-exit instruction length is defined for them). */
 const INSTRUCTION_EXITS = new Set([9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
@@ -43,6 +55,32 @@ const ABORT_TEXT: Record<number, string> = {
   5: 'there was a machine-check event during VM exit',
   6: 'the logical processor was in IA-32e mode before the VM exit and the "host address-space size" VM-exit control was 0',
 };
+
+/** Exit reasons whose RF rule is "1 unless during event delivery" (APIC access 44, EPT violation 48, EPT misconfiguration 49, page-modification log full 62). */
+const RF_ONE_EXITS = new Set([44, 48, 49, 62]);
+/** Fault-class exception vectors (SDM Vol. 3A, "Exception and Interrupt Reference"; #DB apart). */
+const FAULT_VECTORS = new Set([0, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17, 19, 20, 21]);
+
+/** Would delivery of this event (interruption-information format) push RF = 1? ("Instruction-Breakpoint Exception Condition": RF is pushed as 1 for every fault-class exception except an instruction-breakpoint #DB.) */
+function pushesRfSet(info: number, dbQual: number): boolean {
+  if (((info >>> 8) & 7) !== ITYPE.HW_EXC) return false;
+  const vector = info & 0xff;
+  if (vector === 1) return (dbQual & 0x2000) !== 0; // BD: general detect is a fault
+  return FAULT_VECTORS.has(vector);
+}
+
+/**
+ * RFLAGS.RF as VM exit saves it ("Saving RIP, RSP, RFLAGS, and SSP"): for an exit caused directly by
+ * an event that would be delivered through the IDT, the RF of the RFLAGS image it would push; 0 for
+ * instruction-caused exits; for APIC-access, EPT-violation, EPT-misconfiguration and PML-full exits 1,
+ * or — during event delivery — the RF the vectored event would push; otherwise RF as it is.
+ */
+export function savedRf(rf: boolean, reason: number, intInfo: number, qual: number, vectoring: number, dr6: number): boolean {
+  if (reason === EXIT_REASON.EXCEPTION_OR_NMI) return pushesRfSet(intInfo, qual) || rf;
+  if (RF_ONE_EXITS.has(reason)) return (vectoring >>> 31) === 0 ? true : pushesRfSet(vectoring, dr6) || rf;
+  if (reason !== 9 && INSTRUCTION_EXITS.has(reason)) return false;
+  return rf;
+}
 
 const IA32_FS_BASE = 0xc0000100, IA32_GS_BASE = 0xc0000101, IA32_SMBASE = 0x9e;
 
@@ -92,13 +130,22 @@ export function vmExit(cpu: CPU, e: VmExit, d: Insn | null): void {
     const left = reason === EXIT_REASON.PREEMPTION_TIMER ? 0 : stopPreemptionTimer(cpu, VMX_CAPS.misc.preemptionTimerRate);
     if (v.exitCtl & EXIT.SAVE_VMX_PREEMPTION_TIMER_VALUE) c.write(F.VMX_PREEMPTION_TIMER_VALUE, left);
   }
-  saveGuestState(cpu, c, v);
+  const rf = savedRf((cpu.eflags & RF) !== 0, reason, intInfo, qual, v.vectoring, cpu.dr[6]);
+  saveGuestState(cpu, c, v, rf, pendingDebugOnExit(cpu, reason, intInfo));
+  const wasIa32e = (cpu.efer & EFER_LMA) !== 0;
 
   // ---- "Saving MSRs"
   const storeFail = msrStore(cpu, c);
   // ---- "Loading Host State"
   leaveNonRoot(cpu, v, reason === EXIT_REASON.EXCEPTION_OR_NMI && (intInfo & 0x700) === 0x200);
   if (storeFail > 0) { vmxAbort(cpu, c, VMX_ABORT.SAVING_GUEST_MSRS, `entry ${storeFail} of the VM-exit MSR-store area`); return; }
+  // "VMX Aborts" (indicator 6): the processor was in IA-32e mode and the host is not 64-bit (an
+  // unrestricted or 32-bit guest can enter IA-32e mode by itself after a VM entry with "host
+  // address-space size" = 0).
+  if (wasIa32e && !(v.exitCtl & EXIT.HOST_ADDRESS_SPACE_SIZE)) {
+    vmxAbort(cpu, c, VMX_ABORT.LONG_MODE_TO_LEGACY_HOST, 'IA32_EFER.LMA = 1 at the VM exit');
+    return;
+  }
   finishExit(cpu, c, v, reason);
 }
 
@@ -131,11 +178,19 @@ function leaveNonRoot(cpu: CPU, v: VmxState, nmiExit: boolean): void {
   // caused by an NMI leaves NMIs blocked ("Updating Non-Register State").
   if (v.pin & PIN.VIRTUAL_NMIS) cpu.nmiBlocked = v.rootNmiBlocked;
   if (nmiExit) cpu.nmiBlocked = true;
-  disableEpt(cpu);
+  disableEpt(cpu, false);
+  tlbLeaveGuest(cpu, (v.proc2 & PROC2.ENABLE_VPID) !== 0);
 }
 
 function finishExit(cpu: CPU, c: Vmcs, v: VmxState, reason: number): void {
   loadHostState(cpu, c, v);
+  tlbAfterHostLoad(cpu);
+  // "Checking and Loading Host Page-Directory-Pointer-Table Entries": a host that uses PAE paging gets
+  // its PDPTE registers from HOST_CR3 as MOV to CR3 would load them; a bad one is VMX abort 2.
+  if (paePaging(cpu) && !loadPdptes(cpu, cpu.cr3, (pa) => cpu.bus.read32(pa))) {
+    vmxAbort(cpu, c, VMX_ABORT.HOST_PDPTE, `a PDPTE at host CR3 0x${(cpu.cr3 >>> 0).toString(16)} has a reserved bit set`);
+    return;
+  }
   const loadFail = msrLoadExit(cpu, c);
   if (loadFail > 0) { vmxAbort(cpu, c, VMX_ABORT.LOADING_HOST_MSRS, `entry ${loadFail} of the VM-exit MSR-load area`); return; }
   v.transitions++;

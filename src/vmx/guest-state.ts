@@ -7,26 +7,32 @@
  * - Unusable segment registers: selector, base, limit and access rights (with bit 16 set) are
  *   loaded exactly as the VMCS holds them; every access through them faults (cpu.legacyLinear
  *   checks the unusable bit).
- * - PDPTEs of a PAE guest: vmxray's page walk reads the PDPTEs from memory at walk time (a
- *   documented simplification in mmu.ts / ept.ts), so VM entry does not load the PDPTE fields;
- *   VM exit saves the PDPTEs as read from guest memory at CR3 (through EPT).
+ * - PDPTEs of a PAE guest ("Loading Page-Directory-Pointer-Table Entries"): VM entry loads the
+ *   CPU's PDPTE registers (cpu.pdpte, used by the walk in mmu.ts) from the guest PDPTE fields with
+ *   "enable EPT" (guest-physical addresses), else from the PDPT at guest CR3 in physical memory (the
+ *   checks of "Checks on Guest Page-Directory-Pointer-Table Entries" already refused a bad one: exit
+ *   33, qualification 2). VM exit saves the registers with EPT and PAE paging ("Saving Non-Register
+ *   State"); otherwise the SDM calls the saved values undefined and vmxray leaves the fields unchanged.
  * - IA32_DEBUGCTL and IA32_PERF_GLOBAL_CTRL are not implemented by vmxray's CPU: loading and saving
  *   them is a no-op (the field keeps its value / is saved as 0).
- * - RFLAGS.RF on exits caused by faults is saved as the CPU holds it (the SDM's RF rules for
- *   fault-like exits are not modelled).
+ * - RFLAGS.RF is saved by the rules of "Saving RIP, RSP, RFLAGS, and SSP" (exit.ts computes it and
+ *   passes it to saveGuestState).
+ * - Pending debug exceptions ("Saving Non-Register State"): exit.ts computes the value (events.ts
+ *   pendingDebugOnExit) and passes it to saveGuestState.
  */
 import type { CPU } from '../cpu/cpu.js';
 import {
   ES, CS, SS, DS, FS, GS, LDTR, TR, RSP, FLAGS_IMPLEMENTED, CR0_ET, CR0_CD, CR0_NW, CR0_PG, CR4_PAE,
-  EFER_LMA, EFER_LME, EFER_SCE, EFER_NXE, AR_L, IF,
+  EFER_LMA, EFER_LME, EFER_SCE, EFER_NXE, AR_L, IF, RF,
 } from '../cpu/regs.js';
 import { split, join } from '../cpu/msr.js';
 import * as F from './fields.js';
-import { ENTRY, EXIT, PIN } from './controls.js';
+import { ENTRY, EXIT, PIN, PROC2 } from './controls.js';
 import { VMX_CAPS } from './caps.js';
 import type { Vmcs } from './vmcs.js';
 import type { VmxState } from './state.js';
 import { readPdpte32 } from './ept.js';
+import { loadPdptes, setPdptes, paePaging } from '../cpu/mmu.js';
 
 const TWO32 = 4294967296;
 const IA32_SYSENTER_CS = 0x174, IA32_SYSENTER_ESP = 0x175, IA32_SYSENTER_EIP = 0x176, IA32_PAT = 0x277;
@@ -42,6 +48,7 @@ export const SEG_FIELDS: readonly (readonly [number, number, number, number])[] 
   [F.GUEST_LDTR_SELECTOR, F.GUEST_LDTR_BASE, F.GUEST_LDTR_LIMIT, F.GUEST_LDTR_ACCESS_RIGHTS],
   [F.GUEST_TR_SELECTOR, F.GUEST_TR_BASE, F.GUEST_TR_LIMIT, F.GUEST_TR_ACCESS_RIGHTS],
 ];
+const PDPTE_FIELDS = [F.GUEST_PDPTE0, F.GUEST_PDPTE1, F.GUEST_PDPTE2, F.GUEST_PDPTE3];
 /** Access-rights bits that exist (type, S, DPL, P, AVL, L, D/B, G, unusable); 31:17 and 11:8 are reserved. */
 const AR_MASK = 0x1f0ff;
 
@@ -104,8 +111,18 @@ export function loadGuestState(cpu: CPU, c: Vmcs, v: VmxState, unrestricted: boo
   cpu.lo[RSP] = c.read(F.GUEST_RSP) | 0; cpu.hi[RSP] = ia32e ? c.readHi(F.GUEST_RSP) | 0 : 0;
   cpu.eflags = 0;
   cpu.setFlags(c.read(F.GUEST_RFLAGS) | 2, FLAGS_IMPLEMENTED);
+  // "Loading Page-Directory-Pointer-Table Entries" (a guest that uses PAE paging)
+  if (paePaging(cpu)) {
+    if (v.proc2 & PROC2.ENABLE_EPT) {
+      const e: number[] = [];
+      for (const f of PDPTE_FIELDS) e.push(c.read(f), c.readHi(f));
+      setPdptes(cpu, cpu.cr3, e);
+    } else {
+      loadPdptes(cpu, cpu.cr3, (pa) => cpu.bus.read32(pa)); // validity: checks/guest-pdpte.ts (exit 33, qualification 2)
+    }
+  }
   cpu.updateMode();
-  cpu.flushTlb();
+  // no TLB flush here: entry.ts switches to the guest's TLB context (tlb-contexts.ts)
 }
 
 /**
@@ -136,8 +153,12 @@ export function interruptibility(cpu: CPU): number {
   return s;
 }
 
-/** VM exit: "Saving Guest State" (control registers, segments, RIP/RSP/RFLAGS, non-register state). */
-export function saveGuestState(cpu: CPU, c: Vmcs, v: VmxState): void {
+/**
+ * VM exit: "Saving Guest State" (control registers, segments, RIP/RSP/RFLAGS, non-register state).
+ * `rf`: the value saved for RFLAGS.RF ("Saving RIP, RSP, RFLAGS, and SSP"); `pendingDebug`: the
+ * pending-debug-exceptions value ("Saving Non-Register State"); both decided by exit.ts.
+ */
+export function saveGuestState(cpu: CPU, c: Vmcs, v: VmxState, rf = (cpu.eflags & RF) !== 0, pendingDebug = 0): void {
   const w2 = (enc: number, n: number) => { const [lo, hi] = split(n); c.write(enc, lo, hi); };
   c.write(F.GUEST_CR0, cpu.cr0 >>> 0, 0);
   w2(F.GUEST_CR3, cpu.cr3);
@@ -160,20 +181,27 @@ export function saveGuestState(cpu: CPU, c: Vmcs, v: VmxState): void {
   w2(F.GUEST_IDTR_BASE, cpu.idtBase); c.write(F.GUEST_IDTR_LIMIT, cpu.idtLimit & 0xffff);
   w2(F.GUEST_RIP, cpu.rip);
   c.write(F.GUEST_RSP, cpu.lo[RSP] >>> 0, cpu.hi[RSP] >>> 0);
-  c.write(F.GUEST_RFLAGS, cpu.getFlags() >>> 0, 0);
+  c.write(F.GUEST_RFLAGS, ((cpu.getFlags() & ~RF) | (rf ? RF : 0)) >>> 0, 0);
   // "Saving Non-Register State"
   c.write(F.GUEST_ACTIVITY_STATE, cpu.halted ? (v.activity >= 2 ? v.activity : 1) : 0);
   c.write(F.GUEST_INTERRUPTIBILITY_STATE, interruptibility(cpu));
-  c.write(F.GUEST_PENDING_DEBUG_EXCEPTIONS, 0, 0);
+  c.write(F.GUEST_PENDING_DEBUG_EXCEPTIONS, pendingDebug >>> 0, 0);
   // "VM exits store the value of IA32_EFER.LMA into the 'IA-32e mode guest' VM-entry control" (IA32_VMX_MISC bit 5)
   const ent = c.read(F.VM_ENTRY_CONTROLS);
   c.write(F.VM_ENTRY_CONTROLS, cpu.efer & EFER_LMA ? (ent | ENTRY.IA32E_MODE_GUEST) >>> 0 : (ent & ~ENTRY.IA32E_MODE_GUEST) >>> 0);
-  // PDPTEs of a PAE guest with EPT ("Saving Guest State": saved when EPT is in use and PAE paging is in use)
-  if (cpu.ept !== null && (cpu.cr0 & CR0_PG) && (cpu.cr4 & CR4_PAE) && !(cpu.efer & EFER_LMA)) {
-    const base = (cpu.cr3 >>> 0) & ~0x1f;
-    const PD = [F.GUEST_PDPTE0, F.GUEST_PDPTE1, F.GUEST_PDPTE2, F.GUEST_PDPTE3];
-    for (let i = 0; i < 4; i++) {
-      try { c.write(PD[i], readPdpte32(cpu, base + i * 8), readPdpte32(cpu, base + i * 8 + 4)); } catch { /* EPT fault: left unchanged */ }
+  // PDPTEs of a PAE guest with EPT ("Saving Non-Register State": "If the 'enable EPT' VM-execution
+  // control is 1 and the logical processor was using PAE paging at the time of the VM exit, the PDPTE
+  // values currently in use are saved"): the PDPTE registers.
+  if (cpu.ept !== null && paePaging(cpu)) {
+    const r = cpu.pdpte;
+    if (r[8] === cpu.cr3) {
+      for (let i = 0; i < 4; i++) c.write(PDPTE_FIELDS[i], r[2 * i] >>> 0, r[2 * i + 1] >>> 0);
+    } else {
+      // registers never loaded for this CR3 (CPU state set directly, not by an instruction): memory through EPT
+      const base = (cpu.cr3 >>> 0) & ~0x1f;
+      for (let i = 0; i < 4; i++) {
+        try { c.write(PDPTE_FIELDS[i], readPdpte32(cpu, base + i * 8), readPdpte32(cpu, base + i * 8 + 4)); } catch { /* EPT fault: left unchanged */ }
+      }
     }
   }
 }

@@ -78,5 +78,5 @@ export function loadHostState(cpu: CPU, c: Vmcs, v: VmxState): void {
   cpu.intShadow = false; cpu.movSsShadow = false; cpu.halted = false;
   void SS; void DS;
   cpu.updateMode();
-  cpu.flushTlb();
+  // no TLB flush here: exit.ts is back in root's TLB context (tlb-contexts.ts)
 }

@@ -15,8 +15,8 @@
  * - "VMWRITE to any supported VMCS field" (IA32_VMX_MISC bit 29) is not offered: VMWRITE to a
  *   VM-exit information field fails with error 13, which catches hypervisor bugs.
  * - VMCS shadowing is not offered: VMREAD/VMWRITE in VMX non-root operation always exit.
- * - INVEPT and INVVPID invalidate more than required (the whole software TLB): allowed, since
- *   "a logical processor may invalidate any cached information at any time".
+ * - INVEPT and INVVPID invalidate the TLB contexts the SDM names (tlb-contexts.ts; its header
+ *   lists where they invalidate more than required, which "a logical processor may" always do).
  */
 import type { CPU } from '../cpu/cpu.js';
 import { MODE_COMPAT } from '../cpu/cpu.js';
@@ -24,7 +24,7 @@ import type { Insn, Handler } from '../cpu/insn.js';
 import { VmExit } from '../cpu/fault.js';
 import { CR4_VMXE, VM } from '../cpu/regs.js';
 import { memLin, readE, writeE } from '../cpu/ops/operands.js';
-import { canonical } from '../cpu/msr.js';
+import { canonical, join } from '../cpu/msr.js';
 import { crHooks } from '../cpu/ops/sysregs.js';
 import { resolveEncoding, fieldExists } from './fields.js';
 import {
@@ -35,6 +35,7 @@ import { VmxState } from './state.js';
 import { Vmcs } from './vmcs.js';
 import { VMERR } from './errors.js';
 import { vmEntry } from './entry.js';
+import { tlbInvept, tlbInvvpid } from './tlb-contexts.js';
 import { vmxCrWrite, crAllowed } from './cr.js';
 import {
   ud, gp0, vmSucceed, vmFailInvalid, vmFailValid, vmFail, vmxUdMode, vmxInstructionChecks, vmxOpSize,
@@ -188,8 +189,8 @@ function invept(cpu: CPU, d: Insn): void {
   const eptLo = cpu.rd64(la) >>> 0, eptHi = cpu.vhi >>> 0;
   cpu.rd64(la + 8); // bits 127:64 are read (and may fault) but are not used
   if (type === 1 && eptpProblem(eptLo, eptHi) !== null) { vmFail(cpu, v, VMERR.INVALID_INVEPT_INVVPID_OPERAND); return; }
-  // EPT-derived translations are cached in the software TLB: invalidate it all (covers both types).
-  cpu.flushTlb();
+  // combined mappings of that EP4TA (single-context) or of every EPTP (all-context)
+  tlbInvept(cpu, type, eptLo, eptHi);
   vmSucceed(cpu);
 }
 
@@ -207,7 +208,7 @@ function invvpid(cpu: CPU, d: Insn): void {
   if ((dLo >>> 16) !== 0 || dHi !== 0) { vmFail(cpu, v, VMERR.INVALID_INVEPT_INVVPID_OPERAND); return; }
   if (type !== 2 && vpid === 0) { vmFail(cpu, v, VMERR.INVALID_INVEPT_INVVPID_OPERAND); return; }
   if (type === 0 && !canonical(aLo, aHi)) { vmFail(cpu, v, VMERR.INVALID_INVEPT_INVVPID_OPERAND); return; }
-  cpu.flushTlb();
+  tlbInvvpid(cpu, type, vpid, join(aLo, aHi));
   vmSucceed(cpu);
 }
 

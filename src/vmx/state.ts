@@ -66,6 +66,9 @@ export class VmxState {
   activity = 0;
   /** An MTF VM exit is pending (set after a guest instruction / an injected event when MTF is 1). */
   mtfPending = false;
+  /** Pending debug exceptions held in non-root operation (pending-debug-exceptions format: B3:B0, bit 12, BS), saved by the next VM exit (events.ts pendingDebugOnExit); `pendingDbgAt`: the instruction count they belong to. */
+  pendingDbg = 0;
+  pendingDbgAt = -1;
   /** VMX-preemption timer: clock timer id (-1 none), TSC at which it reaches 0, expired flag. */
   preemptTimer = -1;
   preemptTscEnd = 0;

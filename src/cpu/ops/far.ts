@@ -8,20 +8,17 @@ import {
 import { readDescriptor, readDescriptorUpper, checkCodeTarget, loadCode, setAccessed, tssStack, setSegment, loadStackForCpl, loadRealSeg } from '../segments.js';
 import { push, pop, stackAddr, setSp, setReg64n, peek } from '../stack.js';
 import { iretToV86, iretInV86 } from '../v86.js';
+import { farTaskSwitch, iretTaskSwitch } from '../../vmx/task-switch.js';
 
 /**
  * Far JMP/CALL (direct, through call gates), far RET and IRET in every mode (SDM Vol. 2: JMP,
  * CALL, RET, IRET/IRETD/IRETQ; Vol. 3A "Calling Procedures Using a Call Gate").
- * Task switches (TSS or task-gate targets, IRET with NT=1) stop the machine with a message.
+ * Task switches (TSS or task-gate targets, IRET with NT=1) go to src/vmx/task-switch.ts: a VM exit in
+ * VMX non-root operation, else a stop with a message (hardware task switching is not implemented).
  * In virtual-8086 mode far JMP/CALL/RET are real-address style and never leave it; IRET into and
  * within virtual-8086 mode is in v86.ts.
  */
 const TWO32 = 4294967296;
-
-function taskSwitchStop(cpu: CPU, what: string): never {
-  cpu.halt('unsupported', `${what} needs a hardware task switch, which vmxray does not implement`);
-  throw new CpuFault(-1);
-}
 
 function checkTarget(cpu: CPU, off: number, limit: number): void {
   if (cpu.mode === MODE_LONG) { if (off >= 2 ** 47 || off < -(2 ** 47)) throw new CpuFault(GP, 0); }
@@ -60,7 +57,7 @@ export function farJump(cpu: CPU, sel: number, off: number, size: number, isCall
     return;
   }
   const type = d.ar & 0xf;
-  if (type === 1 || type === 9 || type === 5) taskSwitchStop(cpu, `a far ${isCall ? 'CALL' : 'JMP'} to ${type === 5 ? 'a task gate' : 'a TSS'} (selector 0x${sel.toString(16)})`);
+  if (type === 1 || type === 9 || type === 5) farTaskSwitch(cpu, sel, d.lo, d.hi, isCall); // VM exit in non-root (src/vmx/task-switch.ts)
   const long = (cpu.efer & 0x400) !== 0;
   if (!(type === 0xc || (!long && type === 4))) throw new CpuFault(GP, sel & 0xfffc);
   // call gate
@@ -231,7 +228,7 @@ export function iret(cpu: CPU, size: number): void {
     if (cpu.mode === MODE_V86) { iretInV86(cpu, size); cpu.nmiBlocked = false; return; }
     if (cpu.eflags & NT) {
       if (cpu.efer & 0x400) throw new CpuFault(GP, 0);
-      taskSwitchStop(cpu, 'IRET with EFLAGS.NT = 1 (return from a nested task)');
+      iretTaskSwitch(cpu);
     }
     const off = popAddr(cpu, size);
     const sel = pop(cpu, size) & 0xffff;

@@ -10,7 +10,8 @@ import {
   CR4_FSGSBASE, CR4_PCIDE, CR4_OSXSAVE, CR4_SMEP, CR4_SMAP, EFER_LME, EFER_LMA,
 } from '../regs.js';
 import { FEATURES, XCR0_SUPPORTED } from '../cpuid.js';
-import { MAXPHYADDR } from '../mmu.js';
+import { MAXPHYADDR, loadPdptes } from '../mmu.js';
+import { readPdpte32 } from '../../vmx/ept.js';
 import { TLB_SIZE } from '../tlb.js';
 import { IA32_TSC_AUX, split, join, canonical } from '../msr.js';
 import { readE, ea } from './operands.js';
@@ -71,17 +72,14 @@ export function regOpSize(cpu: CPU, d: Insn): number {
 // ------------------------------------------------------------------ paging-structure checks
 
 /**
- * PAE paging loads the four PDPTEs when CR3 is written or paging modes change (SDM Vol. 3A, "PDPTE
- * Registers"): a present PDPTE with a reserved bit set makes the MOV to CR fault with #GP(0).
- * (The MMU reads PDPTEs at walk time; this is the architectural check at load time.)
+ * PAE paging loads the four PDPTE registers when CR3 is written or paging modes change (SDM Vol. 3A,
+ * "PDPTE Registers"): a present PDPTE with a reserved bit set makes the MOV to CR fault with #GP(0)
+ * and the registers are not loaded. The walk (mmu.ts) then uses the registers, not memory. In VMX
+ * non-root operation with EPT, CR3 is a guest-physical address: the PDPTEs are read through EPT
+ * (src/vmx/ept.ts readPdpte32; an EPT violation there is a VM exit).
  */
 export function checkPdptes(cpu: CPU, cr3: number): void {
-  const base = (cr3 >>> 0) & ~0x1f;
-  for (let i = 0; i < 4; i++) {
-    const lo = cpu.bus.read32(base + i * 8 >>> 0), hi = cpu.bus.read32(base + i * 8 + 4 >>> 0);
-    if (!(lo & 1)) continue;
-    if ((lo & 0x1e6) || (hi & ~((1 << (MAXPHYADDR - 32)) - 1))) gp();
-  }
+  if (!loadPdptes(cpu, cr3, (gpa) => readPdpte32(cpu, gpa))) gp();
 }
 
 // ------------------------------------------------------------------ TLB maintenance
@@ -116,8 +114,9 @@ export function writeCr0(cpu: CPU, lo: number, hi: number): void {
     if (!(cpu.cr4 & CR4_PAE) || (cpu.segAr[CS] & AR_L)) gp();
   }
   if (pgOff && (cpu.mode === MODE_LONG || (cpu.cr4 & CR4_PCIDE))) gp();   // "Attempting to clear CR0.PG" in 64-bit mode / with PCIDE
-  if (pgOn && !(cpu.efer & EFER_LME) && (cpu.cr4 & CR4_PAE)) checkPdptes(cpu, cpu.cr3);
   crHooks.write?.(cpu, 0, v, 0);
+  // "PDPTE Registers": loaded when PAE paging will be in use after a MOV to CR0 that modifies CD, NW or PG.
+  if ((v & CR0_PG) && !(cpu.efer & EFER_LME) && (cpu.cr4 & CR4_PAE) && ((old ^ v) & (CR0_PG | CR0_CD | CR0_NW))) checkPdptes(cpu, cpu.cr3);
   cpu.cr0 = v;
   if (pgOn && (cpu.efer & EFER_LME)) cpu.efer |= EFER_LMA;
   if (pgOff && (cpu.efer & EFER_LMA)) cpu.efer &= ~EFER_LMA;
@@ -135,8 +134,8 @@ export function writeCr3(cpu: CPU, lo: number, hi: number): void {
     if (hi & ~((1 << (MAXPHYADDR - 32)) - 1)) gp();
     v = (hi >>> 0) * TWO32 + (lo >>> 0);
   } else v = lo >>> 0;
-  if (!(cpu.efer & EFER_LMA) && (cpu.cr4 & CR4_PAE) && (cpu.cr0 & CR0_PG)) checkPdptes(cpu, v);
   crHooks.write?.(cpu, 3, v >>> 0, Math.floor(v / TWO32));
+  if (!(cpu.efer & EFER_LMA) && (cpu.cr4 & CR4_PAE) && (cpu.cr0 & CR0_PG)) checkPdptes(cpu, v);
   const oldPcid = currentPcid(cpu);
   cpu.cr3 = v;
   // Our TLB is not tagged by PCID: "no flush" can keep entries only while the PCID stays the same
@@ -150,10 +149,10 @@ export function writeCr4(cpu: CPU, lo: number, hi: number): void {
   if ((cpu.efer & EFER_LMA) && !(v & CR4_PAE)) gp();       // leaving IA-32e mode by clearing PAE
   if ((v & CR4_PCIDE) && !(old & CR4_PCIDE) && (!(cpu.efer & EFER_LMA) || (cpu.cr3 % 4096) !== 0)) gp();
   const changed = (old ^ v) >>> 0;
+  crHooks.write?.(cpu, 4, v, 0);
   if ((cpu.cr0 & CR0_PG) && !(cpu.efer & EFER_LMA) && (v & CR4_PAE) && (changed & (CR4_PAE | CR4_PGE | CR4_PSE | CR4_SMEP))) {
     checkPdptes(cpu, cpu.cr3);
   }
-  crHooks.write?.(cpu, 4, v, 0);
   cpu.cr4 = v;
   // SMAP/SMEP change the permission our per-kind TLB sets cache, so they flush too.
   if (changed & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP | CR4_SMAP | CR4_PCIDE)) cpu.flushTlb(false);
