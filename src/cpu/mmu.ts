@@ -18,6 +18,11 @@ const RSVD_HI = ~PHYS_HI_MASK & 0x7fffffff;        // bits 62:40 of an entry's h
 // error code bits (SDM Vol. 3A, "Interrupt 14—Page-Fault Exception (#PF)")
 const PFEC_P = 1, PFEC_W = 2, PFEC_U = 4, PFEC_RSVD = 8, PFEC_I = 16;
 
+/** The 9-bit table index of a linear address (halves laLo/laHi) for the level whose entries map 2^shift bytes. */
+export function tableIndex(laLo: number, laHi: number, shift: number): number {
+  return shift >= 32 ? (laHi >>> (shift - 32)) & 0x1ff : shift + 9 > 32 ? ((laLo >>> shift) | (laHi << (32 - shift))) & 0x1ff : (laLo >>> shift) & 0x1ff;
+}
+
 function pageFault(cpu: CPU, la: number, code: number): never {
   cpu.cr2 = la;
   throw new CpuFault(PF_, code);
@@ -119,7 +124,7 @@ export function translateWith(cpu: CPU, bus: PagingBus, la: number, kind: number
     const laHi = Math.floor(la / 2 ** 32) | 0, laLo = la >>> 0;
     for (;;) {
       const shift = 12 + 9 * (level - 1);
-      const idx = shift >= 32 ? (laHi >>> (shift - 32)) & 0x1ff : shift + 9 > 32 ? ((laLo >>> shift) | (laHi << (32 - shift))) & 0x1ff : (laLo >>> shift) & 0x1ff;
+      const idx = tableIndex(laLo, laHi, shift);
       const ea = table + idx * 8;
       const lo = bus.read32(ea), hi = bus.read32(ea + 4);
       if (!(lo & 1)) pageFault(cpu, la, code);

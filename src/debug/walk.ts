@@ -5,6 +5,8 @@
  * memory through a context's page tables. Physical reads go through `read32`, so a guest context
  * can pass a reader that translates guest-physical addresses through EPT first.
  */
+import { tableIndex } from '../cpu/mmu.js';
+
 export interface PagingRegs { cr0: number; cr3: number; cr4: number; efer: number }
 
 export interface WalkLevel {
@@ -67,7 +69,7 @@ export function debugWalk(read32: (pa: number) => number, r: PagingRegs, la: num
     const laHi = Math.floor(la / 2 ** 32) | 0, laLo = la >>> 0;
     for (;;) {
       const shift = 12 + 9 * (level - 1);
-      const idx = shift >= 32 ? (laHi >>> (shift - 32)) & 0x1ff : shift + 9 > 32 ? ((laLo >>> shift) | (laHi << (32 - shift))) & 0x1ff : (laLo >>> shift) & 0x1ff;
+      const idx = tableIndex(laLo, laHi, shift);
       const ea = table + idx * 8;
       const lo = read32(ea), hi = read32(ea + 4);
       res.levels.push({ name: NAMES4[level], entryAddr: ea, lo: u32(lo), hi: u32(hi) });
