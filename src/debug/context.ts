@@ -60,7 +60,7 @@ export class RootContext implements Context {
   walk(addr: bigint): WalkResult {
     const cpu = this.m.cpu;
     const la = toCpuLinear(addr, this.ia32e);
-    const regs = { cr0: cpu.cr0, cr3: cpu.cr3, cr4: cpu.cr4, efer: cpu.efer };
+    const regs = { cr0: cpu.cr0, cr3: cpu.cr3, cr4: cpu.cr4, efer: cpu.efer, pdptes: cpu.pdpte[8] === cpu.cr3 ? cpu.pdpte.subarray(0, 8) : undefined };
     if (la === null) {
       return { pa: null, pageSize: 0, levels: [], why: this.ia32e ? 'the address is not canonical' : 'the address is above 4 GiB outside IA-32e mode',
         writable: false, user: false, nx: false, mode: 'none' };

@@ -7,7 +7,11 @@
  */
 import { tableIndex } from '../cpu/mmu.js';
 
-export interface PagingRegs { cr0: number; cr3: number; cr4: number; efer: number }
+export interface PagingRegs {
+  cr0: number; cr3: number; cr4: number; efer: number;
+  /** PAE: the PDPTE registers as the CPU holds them ((lo, hi) × 4), when loaded for this CR3; else they are read from memory. */
+  pdptes?: ArrayLike<number>;
+}
 
 export interface WalkLevel {
   /** PML4E, PDPTE, PDE or PTE. */
@@ -59,9 +63,10 @@ export function debugWalk(read32: (pa: number) => number, r: PagingRegs, la: num
       level = 4;
     } else {
       la = u32(la);
-      const ea = (r.cr3 & ~0x1f) + ((la >>> 30) & 3) * 8;
-      const lo = read32(ea), hi = read32(ea + 4);
-      res.levels.push({ name: 'PDPTE', entryAddr: u32(ea), lo: u32(lo), hi: u32(hi) });
+      const i = (la >>> 30) & 3;
+      const ea = (r.cr3 & ~0x1f) + i * 8;
+      const lo = r.pdptes ? r.pdptes[2 * i] : read32(ea), hi = r.pdptes ? r.pdptes[2 * i + 1] : read32(ea + 4);
+      res.levels.push({ name: r.pdptes ? 'PDPTE register' : 'PDPTE', entryAddr: u32(ea), lo: u32(lo), hi: u32(hi) });
       if (!(lo & 1)) { res.why = 'PDPTE not present'; return res; }
       table = frameOf(lo, hi);
       level = 2;
@@ -81,6 +86,8 @@ export function debugWalk(read32: (pa: number) => number, r: PagingRegs, la: num
       if (hi & 0x80000000) res.nx = true;
       const ps = (lo & 0x80) !== 0;
       if (ps && (level === 4 || (level === 3 && !ia32e))) { res.why = `${NAMES4[level]} has PS set (reserved)`; return res; }
+      if (ps && level === 3 && (lo & 0x3fffe000)) { res.why = 'PDPTE of a 1-GByte page has reserved bits 29:13 set'; return res; }
+      if (ps && level === 2 && (lo & 0x1fe000)) { res.why = 'PDE of a 2-MByte page has reserved bits 20:13 set'; return res; }
       if (level === 1 || ps) {
         const size = level === 1 ? 4096 : level === 2 ? 2 ** 21 : 2 ** 30;
         const frame = frameOf(lo, hi);
