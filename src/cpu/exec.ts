@@ -227,7 +227,9 @@ export class Executor {
           const end = clock.icount + budget;
           do this.step(end - clock.icount);
           while (clock.icount < end && clock.nextDeadline() >= end && !cpu.stop && !cpu.halted && !cpu.intShadow && !cpu.nmiPending &&
-            !(cpu.intCheck && (cpu.eflags & IF)) && !(cpu.eflags & TF) && !cpu.drExec && !cpu.drData && (dx === null || dx.breakAt.size === 0));
+            !(cpu.intCheck && (cpu.eflags & IF)) && !(cpu.eflags & TF) && !cpu.drExec && !cpu.drData &&
+            // with breakpoints set, blocks keep running back to back while they stay out of pages holding one
+            (dx === null || dx.breakAt.size === 0 || !dx.breakPages.has(Math.floor(ripLinear(cpu) / 4096))));
         }
         if (hadShadow) { cpu.intShadow = false; cpu.movSsShadow = false; }
         if (dbg && clock.icount > before) cpu.eflags &= ~RF; // RF is cleared once an instruction completes
