@@ -9,9 +9,13 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BOCHS_BOOT, parseChecksum, type Workload } from './workloads.js';
+import { BOCHS_BOOT, VMX_BOCHS, parseChecksum, patchParams, type Workload } from './workloads.js';
 
 const FLOPPY_BYTES = 1_474_560;
+/** Disk geometry of the VMX kernel's image (its boot sector, test/kernels/vmx/bochs/boot.S, reads with INT 13h extensions). */
+const CYLINDER_BYTES = 16 * 63 * 512;
+/** A Bochs CPU model with VMX and EPT (as test/kernels/vmx/run-bochs.sh uses). */
+const VMX_CPU = 'corei7_skylake_x';
 /** Debug-enabled Bochs builds (Debian's) stop at a debugger prompt first: continue, then quit. */
 const DEBUGGER_INPUT = 'c\nquit\n';
 
@@ -47,6 +51,7 @@ export class Bochs {
   private readonly dir = mkdtempSync(join(tmpdir(), 'vmxray-bench-bochs-'));
   private readonly boot = new Uint8Array(readFileSync(BOCHS_BOOT));
   private readonly paramOff: number;
+  private vmxBoot: Uint8Array | null = null;
   /** Debian's Bochs has no 'nogui' display plugin; RFB without waiting for a client works everywhere. */
   private display = 'nogui';
 
@@ -55,16 +60,18 @@ export class Bochs {
     if (this.paramOff < 0) throw new Error(`${BOCHS_BOOT} has no VXBPARAM block (rebuild with make -C bench/kernels)`);
   }
 
-  private writeConfig(image: string, log: string): string {
+  private writeConfig(image: string, log: string, vmx: boolean, cylinders: number): string {
     const rc = join(this.dir, 'bochsrc');
     writeFileSync(rc, [
       'megs: 32',
       `romimage: file=${findRom('BIOS-bochs-latest')}`,
       `vgaromimage: file=${findVgaRom()}`,
-      `floppya: 1_44=${image}, status=inserted`,
-      'boot: floppy',
-      // a 64-bit CPU model; ips only scales Bochs's timers (sync=none: run as fast as possible)
-      'cpu: model=corei7_sandy_bridge_2600k, count=1, ips=100000000',
+      ...(vmx
+        ? [`ata0-master: type=disk, path=${image}, mode=flat, cylinders=${cylinders}, heads=16, spt=63`, 'boot: disk']
+        : [`floppya: 1_44=${image}, status=inserted`, 'boot: floppy']),
+      // a 64-bit CPU model (with VMX and EPT for the hypervisor kernel); ips only scales
+      // Bochs's timers (sync=none: run as fast as possible)
+      `cpu: model=${vmx ? VMX_CPU : 'corei7_sandy_bridge_2600k'}, count=1, ips=100000000`,
       'clock: sync=none',
       this.display === 'rfb' ? 'display_library: rfb, options="timeout=0"' : 'display_library: nogui',
       // no sound: Debian's build aborts in its mixer thread when there is no sound card
@@ -83,15 +90,25 @@ export class Bochs {
 
   /** Run `w` for `iterations` on Bochs; wall time of the whole Bochs process. */
   run(w: Workload, iterations: number, timeoutMs = 120_000): BochsRun {
-    const img = new Uint8Array(FLOPPY_BYTES);
-    img.set(this.boot);
-    const dv = new DataView(img.buffer);
-    dv.setUint32(this.paramOff + 8, w.id, true);
-    dv.setUint32(this.paramOff + 12, iterations, true);
-    const image = join(this.dir, 'floppy.img');
+    const vmx = w.kernel === 'vmx';
+    let img: Uint8Array;
+    if (vmx) {
+      // boot sector + flat hypervisor kernel, padded to whole cylinders (at least 4, as mkimg.py)
+      this.vmxBoot ??= new Uint8Array(readFileSync(VMX_BOCHS));
+      const boot = patchParams(this.vmxBoot, w, iterations);
+      img = new Uint8Array(Math.max(4, Math.ceil(boot.length / CYLINDER_BYTES)) * CYLINDER_BYTES);
+      img.set(boot);
+    } else {
+      img = new Uint8Array(FLOPPY_BYTES);
+      img.set(this.boot);
+      const dv = new DataView(img.buffer);
+      dv.setUint32(this.paramOff + 8, w.id, true);
+      dv.setUint32(this.paramOff + 12, iterations, true);
+    }
+    const image = join(this.dir, vmx ? 'disk.img' : 'floppy.img');
     writeFileSync(image, img);
     for (let attempt = 0; attempt < 2; attempt++) {
-      const rc = this.writeConfig(image, join(this.dir, 'bochs.log'));
+      const rc = this.writeConfig(image, join(this.dir, 'bochs.log'), vmx, img.length / CYLINDER_BYTES);
       // stdin from a file, not a pipe: with no VNC client, Bochs's RFB display sends its screen
       // updates to fd 0, and on Node's socketpair stdin that blocks Bochs for good
       const input = join(this.dir, 'debugger-input');

@@ -5,7 +5,7 @@
  *   npm run bench                      every workload, ~3 s each on vmxray
  *   npm run bench -- --quick           ~0.5 s each
  *   npm run bench -- --json            machine-readable results on stdout
- *   npm run bench -- --only=hot,call   a subset (hot, mem, rep, call)
+ *   npm run bench -- --only=hot,call   a subset (hot, mem, rep, call, vmexit)
  *   npm run bench -- --seconds=5       another target time per run
  *   npm run bench -- --repeat=3        vmxray: best of 3 timed runs (a busy host adds noise)
  *   npm run bench -- --no-bochs        skip the Bochs comparison
@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { WORKLOADS, BENCH_ELF, type Workload } from './workloads.js';
+import { WORKLOADS, BENCH_ELF, VMX_ELF, type Workload } from './workloads.js';
 import { runVmxray } from './vmxray.js';
 import { Bochs, bochsMissing } from './bochs.js';
 
@@ -31,7 +31,7 @@ function parseArgs(argv: string[]): Options {
     else if (a.startsWith('--seconds=')) o.seconds = Number(a.slice(10));
     else if (a.startsWith('--repeat=')) o.repeat = Math.max(1, Math.floor(Number(a.slice(9))) || 1);
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench -- [--quick] [--json] [--only=hot,mem,rep,call] [--seconds=N] [--repeat=N] [--no-bochs] [--debugger]\n');
+      process.stdout.write('usage: npm run bench -- [--quick] [--json] [--only=hot,mem,rep,call,vmexit] [--seconds=N] [--repeat=N] [--no-bochs] [--debugger]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a} (try --help)`);
   }
@@ -46,6 +46,8 @@ interface Figures {
   mips: number;
   /** Bytes copied per second / 2^20 (memory workloads), else null. */
   mibPerSecond: number | null;
+  /** VM exits per second (VMX workloads), else null. */
+  exitsPerSecond: number | null;
 }
 
 interface Result {
@@ -73,6 +75,7 @@ function figures(w: Workload, iterations: number, instructions: number, seconds:
   return {
     iterations, instructions, seconds, mips: instructions / seconds / 1e6,
     mibPerSecond: w.bytesPerIter ? (iterations * w.bytesPerIter) / seconds / 2 ** 20 : null,
+    exitsPerSecond: w.exitsPerIter ? (iterations * w.exitsPerIter) / seconds : null,
   };
 }
 
@@ -136,15 +139,17 @@ function pad(s: string, n: number, right = true): string { return right ? s.padS
 function fmt(v: number | null | undefined, digits = 1): string { return v === null || v === undefined ? '-' : v.toFixed(v < 1 && v > 0 ? 3 : digits); }
 
 function printTable(results: Result[], notes: string[]): void {
-  const head = ['workload', 'instructions', 'seconds', 'MIPS', 'MiB/s', 'Bochs MIPS', 'Bochs MiB/s', 'vmxray/Bochs'];
+  const head = ['workload', 'instructions', 'seconds', 'MIPS', 'MiB/s', 'exits/s', 'Bochs MIPS', 'Bochs MiB/s', 'Bochs exits/s', 'vmxray/Bochs'];
   const rows = results.map(r => [
     r.workload,
     r.vmxray ? r.vmxray.instructions.toLocaleString('en-US') : 'failed',
     fmt(r.vmxray?.seconds, 2),
     fmt(r.vmxray?.mips),
     fmt(r.vmxray?.mibPerSecond, 0),
+    fmt(r.vmxray?.exitsPerSecond, 0),
     fmt(r.bochs?.mips),
     fmt(r.bochs?.mibPerSecond, 0),
+    fmt(r.bochs?.exitsPerSecond, 0),
     r.ratio === null ? '-' : r.ratio.toFixed(3),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map(row => row[i].length)));
@@ -153,7 +158,7 @@ function printTable(results: Result[], notes: string[]): void {
   console.log(widths.map(w => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row));
   console.log('');
-  for (const r of results) console.log(`  ${pad(r.workload, 5, false)} ${r.what} (${r.insnsPerIter.toLocaleString('en-US')} instructions per iteration)`);
+  for (const r of results) console.log(`  ${pad(r.workload, 6, false)} ${r.what} (${r.insnsPerIter.toLocaleString('en-US')} instructions per iteration)`);
   if (notes.length) { console.log(''); for (const n of notes) console.log(`note: ${n}`); }
 }
 
@@ -161,15 +166,16 @@ function main(): void {
   const o = parseArgs(process.argv.slice(2));
   const selected = o.only ? WORKLOADS.filter(w => o.only!.includes(w.name)) : WORKLOADS;
   if (o.only && selected.length !== o.only.length) throw new Error(`unknown workload in --only (have: ${WORKLOADS.map(w => w.name).join(', ')})`);
-  const image = new Uint8Array(readFileSync(BENCH_ELF));
+  const benchImage = new Uint8Array(readFileSync(BENCH_ELF));
+  const vmxImage = selected.some(w => w.kernel === 'vmx') ? new Uint8Array(readFileSync(VMX_ELF)) : benchImage;
   const notes: string[] = [];
   const results: Result[] = selected.map(w => ({ workload: w.name, what: w.what, insnsPerIter: w.insnsPerIter, vmxray: null, bochs: null, ratio: null }));
 
   selected.forEach((w, i) => {
     log(`vmxray: ${w.name} ...`);
-    benchVmxray(image, w, o, results[i]);
+    benchVmxray(w.kernel === 'vmx' ? vmxImage : benchImage, w, o, results[i]);
     const v = results[i].vmxray;
-    log(v ? `vmxray: ${w.name} ${v.mips.toFixed(1)} MIPS (${v.seconds.toFixed(2)} s)` : `vmxray: ${w.name} failed: ${results[i].vmxrayError}`);
+    log(v ? `vmxray: ${w.name} ${v.mips.toFixed(1)} MIPS${v.exitsPerSecond !== null ? `, ${v.exitsPerSecond.toFixed(0)} exits/s` : ''} (${v.seconds.toFixed(2)} s)` : `vmxray: ${w.name} failed: ${results[i].vmxrayError}`);
   });
 
   const missing = o.bochs ? bochsMissing() : 'skipped (--no-bochs)';
@@ -184,7 +190,7 @@ function main(): void {
         log(`bochs: ${w.name} ...`);
         benchBochs(bx, base.seconds, w, o, results[i]);
         const b = results[i].bochs;
-        log(b ? `bochs: ${w.name} ${b.mips.toFixed(1)} MIPS (${b.seconds.toFixed(2)} s)` : `bochs: ${w.name} failed: ${results[i].bochsError}`);
+        log(b ? `bochs: ${w.name} ${b.mips.toFixed(1)} MIPS${b.exitsPerSecond !== null ? `, ${b.exitsPerSecond.toFixed(0)} exits/s` : ''} (${b.seconds.toFixed(2)} s)` : `bochs: ${w.name} failed: ${results[i].bochsError}`);
       });
     } finally { bx.dispose(); }
   }

@@ -1,11 +1,11 @@
 /**
  * One benchmark run on vmxray through the Machine API: boot bench.elf with
- * `-append "<workload> <iterations>"`, run until the guest writes to isa-debug-exit, and time
+ * `-append "<workload> <iterations>"` (or vmxexit.elf with patched parameters), run until the guest writes to isa-debug-exit, and time
  * only the run (not the machine's construction or the kernel load).
  */
 import { Machine } from '../src/machine/machine.js';
 import { Debugger } from '../src/debug/index.js';
-import { parseChecksum, type Workload } from './workloads.js';
+import { parseChecksum, patchParams, type Workload } from './workloads.js';
 
 export interface VmxrayRun {
   iterations: number;
@@ -20,7 +20,9 @@ export interface VmxrayRun {
 
 export function runVmxray(image: Uint8Array, w: Workload, iterations: number): VmxrayRun {
   const m = new Machine({ memory: 32 * 1024 * 1024 });
-  m.boot(image, { cmdline: `${w.name} ${iterations}` });
+  // bench.elf reads the command line; the hypervisor kernel (vmxexit.elf) its VXBPARAM block
+  if (w.kernel === 'vmx') m.boot(patchParams(image, w, iterations), {});
+  else m.boot(image, { cmdline: `${w.name} ${iterations}` });
   if (process.env.VMXRAY_BENCH_DEBUGGER === '1') {
     // --debugger: what an attached gdb with a breakpoint and a watchpoint elsewhere costs
     const dbg = new Debugger(m);

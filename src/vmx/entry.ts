@@ -40,7 +40,7 @@ import type { VmxState, EntryFailureEvent } from './state.js';
 import {
   vmxInstructionChecks, vmFailInvalid, vmFailValid, EXIT_REASON_VMLAUNCH, EXIT_REASON_VMRESUME,
 } from './conventions.js';
-import { buildView, evaluate, explain, vmxrayCaps, ruleById, type Failure, type EntryProcessorState } from './checks/index.js';
+import { EntryViewImpl, evaluate, explain, vmxrayCaps, ruleById, type Failure, type EntryProcessorState } from './checks/index.js';
 import { loadGuestState, loadGuestNonRegisterState } from './guest-state.js';
 import { entryFailureExit } from './exit.js';
 import { armPreemptionTimer, ITYPE, PENDING_DBG } from './events.js';
@@ -72,6 +72,39 @@ export function processorState(cpu: CPU, v: VmxState, launch: boolean): EntryPro
   };
 }
 
+/** An EntryProcessorState object refilled for each entry (no allocation, no closure per VM entry). */
+class ProcessorStateBox implements EntryProcessorState {
+  instruction: 'vmlaunch' | 'vmresume' = 'vmlaunch';
+  currentVmcs = -1;
+  launchState: 'clear' | 'launched' = 'clear';
+  blockedByMovSs = false;
+  ia32eMode = false;
+  readonly inSmm = false;
+  constructor(private readonly c: CPU) {}
+  fill(v: VmxState, launch: boolean): this {
+    const cpu = this.c;
+    this.instruction = launch ? 'vmlaunch' : 'vmresume';
+    this.currentVmcs = v.currentPtr;
+    this.launchState = v.current!.launched ? 'launched' : 'clear';
+    this.blockedByMovSs = eventsBlockedByMovSs(cpu);
+    this.ia32eMode = (cpu.efer & EFER_LMA) !== 0;
+    return this;
+  }
+  // the same prediction as processorState's
+  wrmsrFaults(msr: number, lo: number, hi: number): boolean {
+    return !this.c.msr.has(msr) || (msr >>> 0 === IA32_EFER && (hi !== 0 || (lo & ~0xd01) !== 0));
+  }
+}
+
+/** What VM entry decodes the VMCS into, made once per CPU and refilled by each VMLAUNCH/VMRESUME. */
+interface EntryScratch { readonly view: EntryViewImpl; readonly state: ProcessorStateBox }
+const scratch = new WeakMap<CPU, EntryScratch>();
+function entryScratch(cpu: CPU): EntryScratch {
+  let s = scratch.get(cpu);
+  if (s === undefined) { s = { view: new EntryViewImpl(), state: new ProcessorStateBox(cpu) }; scratch.set(cpu, s); }
+  return s;
+}
+
 /** Publish a failed entry: listeners (src/debug), the console line sink. Data only; src/vmx never prints. */
 function report(v: VmxState, cur: Vmcs, launch: boolean, f: Failure, others: readonly Failure[]): void {
   if (v.onEntryFailure.length === 0 && v.log === null) return;
@@ -88,8 +121,12 @@ function report(v: VmxState, cur: Vmcs, launch: boolean, f: Failure, others: rea
 
 /** Make the run loop look at events before the next instruction (a no-op timer due now; exec.ts). */
 export function recheckEvents(cpu: CPU): void {
-  cpu.clock.at(cpu.exactCount(), () => { /* run-loop event check */ }, 'vmx-transition');
+  cpu.clock.at(cpu.exactCount(), RUN_LOOP_CHECK, 'vmx-transition');
 }
+/** The no-op timer callback of recheckEvents (one function, not a closure per VM entry/exit). */
+function RUN_LOOP_CHECK(): void { /* run-loop event check */ }
+
+const FIRST = Object.freeze({ all: false }), ALL = Object.freeze({ all: true });
 
 export function vmEntry(cpu: CPU, d: Insn, launch: boolean): void {
   // #UD outside VMX operation / in real, virtual-8086 and compatibility mode; VM exit in non-root; #GP(0) at CPL > 0
@@ -99,7 +136,8 @@ export function vmEntry(cpu: CPU, d: Insn, launch: boolean): void {
 
   // "Basic VM-Entry Checks" (MOV-SS blocking → 26, launch state → 4/5), "Checks on VMX Controls and
   // Host-State Area", "Checks on the Guest State Area", "Loading MSRs": one rule each (checks/)
-  const ev = evaluate(buildView(cur, vmxrayCaps(), processorState(cpu, v, launch), cpu.bus), { all: v.explainAll });
+  const sc = entryScratch(cpu);
+  const ev = evaluate(sc.view.fill(cur, vmxrayCaps(), sc.state.fill(v, launch), cpu.bus), v.explainAll ? ALL : FIRST);
   const f = ev.failed;
   if (f !== null && f.outcome.kind !== 'entry-fail') {
     report(v, cur, launch, f, ev.others);

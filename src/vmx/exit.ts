@@ -27,7 +27,6 @@
 import type { CPU } from '../cpu/cpu.js';
 import type { Insn } from '../cpu/insn.js';
 import { CpuFault, VmExit } from '../cpu/fault.js';
-import { split } from '../cpu/msr.js';
 import { RF, EFER_LMA } from '../cpu/regs.js';
 import { paePaging, loadPdptes } from '../cpu/mmu.js';
 import * as F from './fields.js';
@@ -82,6 +81,7 @@ export function savedRf(rf: boolean, reason: number, intInfo: number, qual: numb
   return rf;
 }
 
+const TWO32 = 4294967296;
 const IA32_FS_BASE = 0xc0000100, IA32_GS_BASE = 0xc0000101, IA32_SMBASE = 0x9e;
 
 /** Perform the VM exit `e` (non-root → root). `d`: the instruction that was running, if any. */
@@ -106,10 +106,10 @@ export function vmExit(cpu: CPU, e: VmExit, d: Insn | null): void {
     qual = (qual | 0x1000) >>> 0; cpu.nmiBlocked = false; // EPT-violation qualifications fit 32 bits
   }
   c.write(F.VM_EXIT_REASON, reason);
-  const [ql, qh] = split(qual);
-  c.write(F.EXIT_QUALIFICATION, ql, qh);
-  if (info.guestLinear !== undefined) { const [l, h] = split(info.guestLinear); c.write(F.GUEST_LINEAR_ADDRESS, l, h); }
-  if (info.guestPhysical !== undefined) { const [l, h] = split(info.guestPhysical); c.write(F.GUEST_PHYSICAL_ADDRESS, l, h); }
+  // (lo, hi) halves as msr.ts split() makes them, without an array per exit
+  c.write(F.EXIT_QUALIFICATION, qual >>> 0, Math.floor(qual / TWO32) >>> 0);
+  if (info.guestLinear !== undefined) c.write(F.GUEST_LINEAR_ADDRESS, info.guestLinear >>> 0, Math.floor(info.guestLinear / TWO32) >>> 0);
+  if (info.guestPhysical !== undefined) c.write(F.GUEST_PHYSICAL_ADDRESS, info.guestPhysical >>> 0, Math.floor(info.guestPhysical / TWO32) >>> 0);
   c.write(F.VM_EXIT_INTERRUPTION_INFORMATION, intInfo >>> 0);
   c.write(F.VM_EXIT_INTERRUPTION_ERROR_CODE, info.interruptionErrorCode ?? 0);
   c.write(F.IDT_VECTORING_INFORMATION_FIELD, v.vectoring >>> 0);

@@ -25,7 +25,7 @@ import {
   ES, CS, SS, DS, FS, GS, LDTR, TR, RSP, FLAGS_IMPLEMENTED, CR0_ET, CR0_CD, CR0_NW, CR0_PG, CR4_PAE,
   EFER_LMA, EFER_LME, EFER_SCE, EFER_NXE, AR_L, IF, RF,
 } from '../cpu/regs.js';
-import { split, join } from '../cpu/msr.js';
+import { join } from '../cpu/msr.js';
 import * as F from './fields.js';
 import { ENTRY, EXIT, PIN, PROC2 } from './controls.js';
 import { VMX_CAPS } from './caps.js';
@@ -153,15 +153,19 @@ export function interruptibility(cpu: CPU): number {
   return s;
 }
 
+/** Write a Number (a signed canonical address or a value below 2^53) as (lo, hi) halves, as msr.ts split() does, without an array. */
+function w2(c: Vmcs, enc: number, n: number): void {
+  c.write(enc, n >>> 0, Math.floor(n / TWO32) >>> 0);
+}
+
 /**
  * VM exit: "Saving Guest State" (control registers, segments, RIP/RSP/RFLAGS, non-register state).
  * `rf`: the value saved for RFLAGS.RF ("Saving RIP, RSP, RFLAGS, and SSP"); `pendingDebug`: the
  * pending-debug-exceptions value ("Saving Non-Register State"); both decided by exit.ts.
  */
 export function saveGuestState(cpu: CPU, c: Vmcs, v: VmxState, rf = (cpu.eflags & RF) !== 0, pendingDebug = 0): void {
-  const w2 = (enc: number, n: number) => { const [lo, hi] = split(n); c.write(enc, lo, hi); };
   c.write(F.GUEST_CR0, cpu.cr0 >>> 0, 0);
-  w2(F.GUEST_CR3, cpu.cr3);
+  w2(c, F.GUEST_CR3, cpu.cr3);
   c.write(F.GUEST_CR4, cpu.cr4 >>> 0, 0);
   if (v.exitCtl & EXIT.SAVE_DEBUG_CONTROLS) { c.write(F.GUEST_DR7, cpu.dr[7] >>> 0, 0); }
   const m = cpu.msr;
@@ -173,13 +177,13 @@ export function saveGuestState(cpu: CPU, c: Vmcs, v: VmxState, rf = (cpu.eflags 
   for (let s = ES; s <= TR; s++) {
     const [fs, fb, fl, fa] = SEG_FIELDS[s];
     c.write(fs, cpu.segSel[s] & 0xffff);
-    w2(fb, cpu.segBase[s]);
+    w2(c, fb, cpu.segBase[s]);
     c.write(fl, cpu.segLimit[s] >>> 0);
     c.write(fa, cpu.segAr[s] & AR_MASK);
   }
-  w2(F.GUEST_GDTR_BASE, cpu.gdtBase); c.write(F.GUEST_GDTR_LIMIT, cpu.gdtLimit & 0xffff);
-  w2(F.GUEST_IDTR_BASE, cpu.idtBase); c.write(F.GUEST_IDTR_LIMIT, cpu.idtLimit & 0xffff);
-  w2(F.GUEST_RIP, cpu.rip);
+  w2(c, F.GUEST_GDTR_BASE, cpu.gdtBase); c.write(F.GUEST_GDTR_LIMIT, cpu.gdtLimit & 0xffff);
+  w2(c, F.GUEST_IDTR_BASE, cpu.idtBase); c.write(F.GUEST_IDTR_LIMIT, cpu.idtLimit & 0xffff);
+  w2(c, F.GUEST_RIP, cpu.rip);
   c.write(F.GUEST_RSP, cpu.lo[RSP] >>> 0, cpu.hi[RSP] >>> 0);
   c.write(F.GUEST_RFLAGS, ((cpu.getFlags() & ~RF) | (rf ? RF : 0)) >>> 0, 0);
   // "Saving Non-Register State"

@@ -34,9 +34,14 @@ export const HOST_AR = {
   unusable: 0x10000,
 } as const;
 
+/** A host base or RIP field as the CPU's Number: 64 bits (signed canonical) with a 64-bit host, else bits 31:0. */
+function q(c: Vmcs, enc: number, host64: boolean): number {
+  return host64 ? join(c.read(enc), c.readHi(enc)) : c.read(enc) >>> 0;
+}
+const HOST_SELECTORS = [F.HOST_ES_SELECTOR, F.HOST_CS_SELECTOR, F.HOST_SS_SELECTOR, F.HOST_DS_SELECTOR, F.HOST_FS_SELECTOR, F.HOST_GS_SELECTOR] as const;
+
 export function loadHostState(cpu: CPU, c: Vmcs, v: VmxState): void {
   const host64 = (v.exitCtl & EXIT.HOST_ADDRESS_SPACE_SIZE) !== 0;
-  const q = (enc: number): number => (host64 ? join(c.read(enc), c.readHi(enc)) : c.read(enc) >>> 0);
   // "Loading Host Control Registers, Debug Registers, MSRs"
   loadCr0(cpu, c.read(F.HOST_CR0), false);
   cpu.cr3 = host64 ? c.readHi(F.HOST_CR3) * TWO32 + c.read(F.HOST_CR3) : c.read(F.HOST_CR3);
@@ -53,23 +58,22 @@ export function loadHostState(cpu: CPU, c: Vmcs, v: VmxState): void {
   if (v.exitCtl & EXIT.LOAD_IA32_EFER) cpu.efer = c.read(F.HOST_IA32_EFER) & (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE);
   else cpu.efer = (cpu.efer & ~(EFER_LMA | EFER_LME)) | (host64 ? EFER_LMA | EFER_LME : 0);
   // "Loading Host Segment and Descriptor-Table Registers"
-  const sel = [F.HOST_ES_SELECTOR, F.HOST_CS_SELECTOR, F.HOST_SS_SELECTOR, F.HOST_DS_SELECTOR, F.HOST_FS_SELECTOR, F.HOST_GS_SELECTOR];
   for (let s = ES; s <= GS; s++) {
-    const x = c.read(sel[s]) & 0xfff8; // the RPL and TI bits are 0 (host-state checks)
+    const x = c.read(HOST_SELECTORS[s]) & 0xfff8; // the RPL and TI bits are 0 (host-state checks)
     cpu.segSel[s] = x;
-    cpu.segBase[s] = s === FS ? q(F.HOST_FS_BASE) : s === GS ? q(F.HOST_GS_BASE) : 0;
+    cpu.segBase[s] = s === FS ? q(c, F.HOST_FS_BASE, host64) : s === GS ? q(c, F.HOST_GS_BASE, host64) : 0;
     if (s === CS) { cpu.segLimit[s] = 0xffffffff; cpu.segAr[s] = host64 ? HOST_AR.cs64 : HOST_AR.cs32; continue; }
     if (x === 0) { cpu.segLimit[s] = 0; cpu.segAr[s] = HOST_AR.unusable; continue; } // SS.DPL = 0 as well
     cpu.segLimit[s] = 0xffffffff; cpu.segAr[s] = HOST_AR.data;
   }
   cpu.segSel[TR] = c.read(F.HOST_TR_SELECTOR) & 0xfff8;
-  cpu.segBase[TR] = q(F.HOST_TR_BASE); cpu.segLimit[TR] = 0x67; cpu.segAr[TR] = HOST_AR.tr;
+  cpu.segBase[TR] = q(c, F.HOST_TR_BASE, host64); cpu.segLimit[TR] = 0x67; cpu.segAr[TR] = HOST_AR.tr;
   // "LDTR is established as follows on all VM exits: the selector is cleared to 0000H, the segment is marked unusable"
   cpu.segSel[LDTR] = 0; cpu.segBase[LDTR] = 0; cpu.segLimit[LDTR] = 0; cpu.segAr[LDTR] = HOST_AR.unusable;
-  cpu.gdtBase = q(F.HOST_GDTR_BASE); cpu.gdtLimit = 0xffff;
-  cpu.idtBase = q(F.HOST_IDTR_BASE); cpu.idtLimit = 0xffff;
+  cpu.gdtBase = q(c, F.HOST_GDTR_BASE, host64); cpu.gdtLimit = 0xffff;
+  cpu.idtBase = q(c, F.HOST_IDTR_BASE, host64); cpu.idtLimit = 0xffff;
   // "Loading Host RIP, RSP, and RFLAGS": RFLAGS is cleared except bit 1
-  const rip = q(F.HOST_RIP);
+  const rip = q(c, F.HOST_RIP, host64);
   cpu.rip = rip; cpu.nip = rip;
   cpu.lo[RSP] = c.read(F.HOST_RSP) | 0; cpu.hi[RSP] = host64 ? c.readHi(F.HOST_RSP) | 0 : 0;
   cpu.eflags = 0;

@@ -30,7 +30,11 @@ interface SegCheck {
   says(v: EntryView, s: SegView): string;
 }
 
-const g = (v: EntryView, r: Reg): SegView => v.guest[r];
+/** The register's view, one accessor per register (a constant-name load, not `v.guest[r]` with a variable key). */
+const SEG: Readonly<Record<Reg, (v: EntryView) => SegView>> = {
+  es: (v) => v.guest.es, cs: (v) => v.guest.cs, ss: (v) => v.guest.ss, ds: (v) => v.guest.ds,
+  fs: (v) => v.guest.fs, gs: (v) => v.guest.gs, ldtr: (v) => v.guest.ldtr, tr: (v) => v.guest.tr,
+};
 const ug = (v: EntryView): boolean => v.proc2.unrestrictedGuest;
 const arStr = (s: SegView): string => `guest ${s.name} access rights ${hex(s.ar, 4)}`;
 /** Not virtual-8086 and the register is usable (or is CS, which is checked regardless). */
@@ -291,11 +295,12 @@ const CHECKS: readonly SegCheck[] = [
 
 export const GUEST_SEGMENT_RULES: readonly StateRule[] = CHECKS.flatMap((c) => c.regs.map((r) => {
   const own = GUEST_SEG_FIELDS[r];
+  const g = SEG[r];
   return rule({
     id: `guest.${r}.${c.check}`,
     reads: [...own, ...(c.reads ?? []).filter((e) => !own.includes(e))],
     sdm: c.sdm,
-    holds: (v) => c.holds(v, g(v, r)),
-    says: (v) => c.says(v, g(v, r)),
+    holds: (v) => c.holds(v, g(v)),
+    says: (v) => c.says(v, g(v)),
   });
 }));

@@ -83,11 +83,13 @@ export function checkMsrEntry(v: EntryView, e: MsrEntry): Failure | null {
 export function evaluate(v: EntryView, opts: { all?: boolean } = {}): Evaluation {
   const all = opts.all === true;
   let first: Failure | null = null;
-  const others: Failure[] = [];
-  for (const r of STATE_RULES) {
+  let others: Failure[] | null = null; // made only when a second rule fails (no allocation per entry)
+  const rules = STATE_RULES;
+  for (let i = 0, n = rules.length; i < n; i++) {
+    const r = rules[i];
     if (r.holds(v)) continue;
     const f: Failure = { rule: r, message: r.says(v), outcome: r.outcome };
-    if (!first) { first = f; if (!all) break; } else others.push(f);
+    if (!first) { first = f; if (!all) break; } else (others ??= []).push(f);
   }
   // MSR loading (after guest state is loaded). With `all`, also evaluated after an earlier
   // failure, as long as the MSR-load area itself passed its control checks.
@@ -96,11 +98,13 @@ export function evaluate(v: EntryView, opts: { all?: boolean } = {}): Evaluation
     for (let i = 1; i <= n; i++) {
       const f = checkMsrEntry(v, v.msrLoadEntry(i));
       if (!f) continue;
-      if (!first) { first = f; if (!all) break; } else others.push(f);
+      if (!first) { first = f; if (!all) break; } else (others ??= []).push(f);
     }
   }
-  return { outcome: first ? first.outcome : OK, failed: first, others };
+  return { outcome: first ? first.outcome : OK, failed: first, others: others ?? NO_FAILURES };
 }
+
+const NO_FAILURES: readonly Failure[] = Object.freeze([]);
 
 function areaSound(v: EntryView): boolean {
   const ids = ['ctl.entry.msr-load.aligned', 'ctl.entry.msr-load.width', 'ctl.entry.msr-load.last-byte-width'];

@@ -311,167 +311,258 @@ export type SegName = keyof typeof SEGS;
 /** [selector, base, limit, access rights] encodings of each guest segment register. */
 export const GUEST_SEG_FIELDS: Readonly<Record<SegName, readonly [number, number, number, number]>> = SEGS;
 
-function seg(r: VmcsReader, name: SegName): SegView {
-  const [fs, fb, fl, fa] = SEGS[name];
-  const sel = r.read(fs) & 0xffff;
-  const ar = r.read(fa) >>> 0;
-  const unusable = ((ar >>> 16) & 1) === 1;
-  return {
-    name: name.toUpperCase(), sel, rpl: sel & 3, ti: (sel >>> 2) & 1,
-    base: { lo: r.read(fb) >>> 0, hi: r.readHi(fb) >>> 0 }, limit: r.read(fl) >>> 0, ar,
-    type: ar & 15, s: (ar >>> 4) & 1, dpl: (ar >>> 5) & 3, p: (ar >>> 7) & 1, avl: (ar >>> 12) & 1,
-    l: (ar >>> 13) & 1, db: (ar >>> 14) & 1, g: (ar >>> 15) & 1, unusable, usable: !unusable,
-  };
+// The view is a set of objects of fixed shape, allocated once per EntryViewImpl and refilled for
+// each VM entry (entry.ts keeps one per CPU): no allocation per VMLAUNCH/VMRESUME, and every
+// property read by a rule is a monomorphic load. Fields the rules see as readonly are written
+// only by fill().
+
+type Mut<T> = { -readonly [K in keyof T]: T[K] };
+
+class U64Box implements U64 {
+  lo = 0;
+  hi = 0;
+}
+
+function q(r: VmcsReader, enc: number, x: U64Box): void {
+  x.lo = r.read(enc) >>> 0;
+  x.hi = r.readHi(enc) >>> 0;
+}
+
+class SegBox implements SegView {
+  sel = 0; rpl = 0; ti = 0;
+  readonly base = new U64Box();
+  limit = 0; ar = 0; type = 0; s = 0; dpl = 0; p = 0; avl = 0; l = 0; db = 0; g = 0;
+  unusable = false; usable = true;
+  constructor(readonly name: string, private readonly f: readonly [number, number, number, number]) {}
+  fill(r: VmcsReader): void {
+    const f = this.f;
+    const sel = r.read(f[0]) & 0xffff;
+    const ar = r.read(f[3]) >>> 0;
+    const unusable = ((ar >>> 16) & 1) === 1;
+    this.sel = sel; this.rpl = sel & 3; this.ti = (sel >>> 2) & 1;
+    q(r, f[1], this.base);
+    this.limit = r.read(f[2]) >>> 0; this.ar = ar;
+    this.type = ar & 15; this.s = (ar >>> 4) & 1; this.dpl = (ar >>> 5) & 3; this.p = (ar >>> 7) & 1; this.avl = (ar >>> 12) & 1;
+    this.l = (ar >>> 13) & 1; this.db = (ar >>> 14) & 1; this.g = (ar >>> 15) & 1; this.unusable = unusable; this.usable = !unusable;
+  }
 }
 
 const b = (x: number, m: number): boolean => (x & m) !== 0;
+const PDPTE_FIELDS = [F.GUEST_PDPTE0, F.GUEST_PDPTE1, F.GUEST_PDPTE2, F.GUEST_PDPTE3] as const;
 
-/** Build the view for one VM entry. `caps` may be a CapsDecoded already (decodeCaps is pure). */
+const NO_CPU: EntryProcessorState = {
+  instruction: 'vmlaunch', currentVmcs: -1, launchState: 'clear', blockedByMovSs: false, ia32eMode: false, inSmm: false,
+  wrmsrFaults: () => false,
+};
+const NO_READER: VmcsReader = { read: () => 0, readHi: () => 0 };
+const NO_MEM: PhysReader = { read32: () => 0 };
+
+/**
+ * An EntryView whose objects are made once and refilled by `fill` (one per CPU in entry.ts; a
+ * fresh one per call in buildView). A view is valid until its next fill.
+ */
+export class EntryViewImpl implements EntryView {
+  r: VmcsReader = NO_READER;
+  cpu: EntryProcessorState = NO_CPU;
+  mem: PhysReader = NO_MEM;
+  caps!: CapsDecoded;
+  readonly pin: Mut<EntryView['pin']> = {
+    raw: 0, externalInterruptExiting: false, nmiExiting: false, virtualNmis: false, preemptionTimer: false, postedInterrupts: false,
+  };
+  readonly proc: Mut<EntryView['proc']> = {
+    raw: 0, interruptWindowExiting: false, useTprShadow: false, nmiWindowExiting: false, useIoBitmaps: false,
+    monitorTrapFlag: false, useMsrBitmaps: false, activateSecondary: false, activateTertiary: false,
+  };
+  readonly proc2: Mut<EntryView['proc2']> = {
+    raw: 0, written: 0, virtualizeApicAccesses: false, enableEpt: false, virtualizeX2apicMode: false, enableVpid: false,
+    unrestrictedGuest: false, apicRegisterVirtualization: false, virtualInterruptDelivery: false, enableVmFunctions: false,
+    vmcsShadowing: false, enablePml: false,
+  };
+  readonly exit: Mut<EntryView['exit']> & { msrStoreAddress: U64Box; msrLoadAddress: U64Box } = {
+    raw: 0, hostAddressSpaceSize: false, loadPerfGlobalCtrl: false, acknowledgeInterruptOnExit: false, loadPat: false,
+    loadEfer: false, savePreemptionTimer: false,
+    msrStoreCount: 0, msrStoreAddress: new U64Box(), msrLoadCount: 0, msrLoadAddress: new U64Box(),
+  };
+  readonly entry: Mut<EntryView['entry']> & { msrLoadAddress: U64Box } = {
+    raw: 0, loadDebugControls: false, ia32eModeGuest: false, entryToSmm: false, deactivateDualMonitor: false,
+    loadPerfGlobalCtrl: false, loadPat: false, loadEfer: false, msrLoadCount: 0, msrLoadAddress: new U64Box(),
+  };
+  readonly event: Mut<EventInjection> = {
+    raw: 0, valid: false, vector: 0, type: 0, deliverErrorCode: false, reserved: 0, errorCode: 0, instructionLength: 0,
+  };
+  readonly ctl = {
+    cr3TargetCount: 0,
+    ioBitmapA: new U64Box(), ioBitmapB: new U64Box(), msrBitmaps: new U64Box(),
+    virtualApicAddress: new U64Box(), tprThreshold: 0,
+    vpid: 0, eptp: new U64Box(),
+  };
+  readonly host = {
+    cr0: new U64Box(), cr3: new U64Box(), cr4: new U64Box(),
+    es: 0, cs: 0, ss: 0, ds: 0, fs: 0, gs: 0, tr: 0,
+    fsBase: new U64Box(), gsBase: new U64Box(), trBase: new U64Box(), gdtrBase: new U64Box(), idtrBase: new U64Box(),
+    sysenterEsp: new U64Box(), sysenterEip: new U64Box(),
+    pat: new U64Box(), efer: new U64Box(), perfGlobalCtrl: new U64Box(),
+    rip: new U64Box(),
+  };
+  readonly guest = {
+    cr0: new U64Box(), cr3: new U64Box(), cr4: new U64Box(), dr7: new U64Box(),
+    debugctl: new U64Box(), sysenterEsp: new U64Box(), sysenterEip: new U64Box(),
+    perfGlobalCtrl: new U64Box(), pat: new U64Box(), efer: new U64Box(),
+    es: new SegBox('ES', SEGS.es), cs: new SegBox('CS', SEGS.cs), ss: new SegBox('SS', SEGS.ss), ds: new SegBox('DS', SEGS.ds),
+    fs: new SegBox('FS', SEGS.fs), gs: new SegBox('GS', SEGS.gs), ldtr: new SegBox('LDTR', SEGS.ldtr), tr: new SegBox('TR', SEGS.tr),
+    gdtrBase: new U64Box(), gdtrLimit: 0, idtrBase: new U64Box(), idtrLimit: 0,
+    rip: new U64Box(), rflags: new U64Box(),
+    activity: 0, interruptibility: 0, pendingDbg: new U64Box(),
+    linkPointer: new U64Box(),
+    v86: false, pe: false, paePaging: false,
+  };
+  /** The link-pointer header, read at most once per fill (-1: not read yet). */
+  private linkHeader = -1;
+
+  /** Decode the VMCS, the processor state and the capabilities for one VM entry. */
+  fill(r: VmcsReader, caps: CapsDecoded, cpu: EntryProcessorState, mem: PhysReader): this {
+    this.r = r; this.cpu = cpu; this.mem = mem; this.caps = caps;
+    this.linkHeader = -1;
+    const pinRaw = r.read(F.PIN_BASED_VM_EXECUTION_CONTROLS) >>> 0;
+    const procRaw = r.read(F.PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) >>> 0;
+    const proc2Written = r.read(F.SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) >>> 0;
+    // "If the 'activate secondary controls' primary processor-based VM-execution control is 0, ...
+    // the logical processor operates as if all the secondary processor-based VM-execution
+    // controls were 0." (Checks on VM-Execution Control Fields)
+    const proc2Raw = b(procRaw, PROC.ACTIVATE_SECONDARY_CONTROLS) ? proc2Written : 0;
+    const exitRaw = r.read(F.VM_EXIT_CONTROLS) >>> 0;
+    const entryRaw = r.read(F.VM_ENTRY_CONTROLS) >>> 0;
+    const info = r.read(F.VM_ENTRY_INTERRUPTION_INFORMATION_FIELD) >>> 0;
+    const ia32e = b(entryRaw, ENTRY.IA32E_MODE_GUEST);
+
+    const pin = this.pin;
+    pin.raw = pinRaw;
+    pin.externalInterruptExiting = b(pinRaw, PIN.EXTERNAL_INTERRUPT_EXITING);
+    pin.nmiExiting = b(pinRaw, PIN.NMI_EXITING);
+    pin.virtualNmis = b(pinRaw, PIN.VIRTUAL_NMIS);
+    pin.preemptionTimer = b(pinRaw, PIN.ACTIVATE_VMX_PREEMPTION_TIMER);
+    pin.postedInterrupts = b(pinRaw, PIN.PROCESS_POSTED_INTERRUPTS);
+
+    const proc = this.proc;
+    proc.raw = procRaw;
+    proc.interruptWindowExiting = b(procRaw, PROC.INTERRUPT_WINDOW_EXITING);
+    proc.useTprShadow = b(procRaw, PROC.USE_TPR_SHADOW);
+    proc.nmiWindowExiting = b(procRaw, PROC.NMI_WINDOW_EXITING);
+    proc.useIoBitmaps = b(procRaw, PROC.USE_IO_BITMAPS);
+    proc.monitorTrapFlag = b(procRaw, PROC.MONITOR_TRAP_FLAG);
+    proc.useMsrBitmaps = b(procRaw, PROC.USE_MSR_BITMAPS);
+    proc.activateSecondary = b(procRaw, PROC.ACTIVATE_SECONDARY_CONTROLS);
+    proc.activateTertiary = b(procRaw, PROC.ACTIVATE_TERTIARY_CONTROLS);
+
+    const proc2 = this.proc2;
+    proc2.raw = proc2Raw; proc2.written = proc2Written;
+    proc2.virtualizeApicAccesses = b(proc2Raw, PROC2.VIRTUALIZE_APIC_ACCESSES);
+    proc2.enableEpt = b(proc2Raw, PROC2.ENABLE_EPT);
+    proc2.virtualizeX2apicMode = b(proc2Raw, PROC2.VIRTUALIZE_X2APIC_MODE);
+    proc2.enableVpid = b(proc2Raw, PROC2.ENABLE_VPID);
+    proc2.unrestrictedGuest = b(proc2Raw, PROC2.UNRESTRICTED_GUEST);
+    proc2.apicRegisterVirtualization = b(proc2Raw, PROC2.APIC_REGISTER_VIRTUALIZATION);
+    proc2.virtualInterruptDelivery = b(proc2Raw, PROC2.VIRTUAL_INTERRUPT_DELIVERY);
+    proc2.enableVmFunctions = b(proc2Raw, PROC2.ENABLE_VM_FUNCTIONS);
+    proc2.vmcsShadowing = b(proc2Raw, PROC2.VMCS_SHADOWING);
+    proc2.enablePml = b(proc2Raw, PROC2.ENABLE_PML);
+
+    const exit = this.exit;
+    exit.raw = exitRaw;
+    exit.hostAddressSpaceSize = b(exitRaw, EXIT.HOST_ADDRESS_SPACE_SIZE);
+    exit.loadPerfGlobalCtrl = b(exitRaw, EXIT.LOAD_IA32_PERF_GLOBAL_CTRL);
+    exit.acknowledgeInterruptOnExit = b(exitRaw, EXIT.ACKNOWLEDGE_INTERRUPT_ON_EXIT);
+    exit.loadPat = b(exitRaw, EXIT.LOAD_IA32_PAT);
+    exit.loadEfer = b(exitRaw, EXIT.LOAD_IA32_EFER);
+    exit.savePreemptionTimer = b(exitRaw, EXIT.SAVE_VMX_PREEMPTION_TIMER_VALUE);
+    exit.msrStoreCount = r.read(F.VM_EXIT_MSR_STORE_COUNT) >>> 0; q(r, F.VM_EXIT_MSR_STORE_ADDRESS, exit.msrStoreAddress);
+    exit.msrLoadCount = r.read(F.VM_EXIT_MSR_LOAD_COUNT) >>> 0; q(r, F.VM_EXIT_MSR_LOAD_ADDRESS, exit.msrLoadAddress);
+
+    const entry = this.entry;
+    entry.raw = entryRaw;
+    entry.loadDebugControls = b(entryRaw, ENTRY.LOAD_DEBUG_CONTROLS);
+    entry.ia32eModeGuest = ia32e;
+    entry.entryToSmm = b(entryRaw, ENTRY.ENTRY_TO_SMM);
+    entry.deactivateDualMonitor = b(entryRaw, ENTRY.DEACTIVATE_DUAL_MONITOR_TREATMENT);
+    entry.loadPerfGlobalCtrl = b(entryRaw, ENTRY.LOAD_IA32_PERF_GLOBAL_CTRL);
+    entry.loadPat = b(entryRaw, ENTRY.LOAD_IA32_PAT);
+    entry.loadEfer = b(entryRaw, ENTRY.LOAD_IA32_EFER);
+    entry.msrLoadCount = r.read(F.VM_ENTRY_MSR_LOAD_COUNT) >>> 0; q(r, F.VM_ENTRY_MSR_LOAD_ADDRESS, entry.msrLoadAddress);
+
+    const event = this.event;
+    event.raw = info; event.valid = (info >>> 31) === 1; event.vector = info & 0xff; event.type = (info >>> 8) & 7;
+    event.deliverErrorCode = ((info >>> 11) & 1) === 1; event.reserved = (info >>> 12) & 0x7ffff;
+    event.errorCode = r.read(F.VM_ENTRY_EXCEPTION_ERROR_CODE) >>> 0;
+    event.instructionLength = r.read(F.VM_ENTRY_INSTRUCTION_LENGTH) >>> 0;
+
+    const ctl = this.ctl;
+    ctl.cr3TargetCount = r.read(F.CR3_TARGET_COUNT) >>> 0;
+    q(r, F.ADDRESS_OF_IO_BITMAP_A, ctl.ioBitmapA); q(r, F.ADDRESS_OF_IO_BITMAP_B, ctl.ioBitmapB);
+    q(r, F.ADDRESS_OF_MSR_BITMAPS, ctl.msrBitmaps);
+    q(r, F.VIRTUAL_APIC_ADDRESS, ctl.virtualApicAddress); ctl.tprThreshold = r.read(F.TPR_THRESHOLD) >>> 0;
+    ctl.vpid = r.read(F.VIRTUAL_PROCESSOR_IDENTIFIER) & 0xffff; q(r, F.EPT_POINTER, ctl.eptp);
+
+    const h = this.host;
+    q(r, F.HOST_CR0, h.cr0); q(r, F.HOST_CR3, h.cr3); q(r, F.HOST_CR4, h.cr4);
+    h.es = r.read(F.HOST_ES_SELECTOR) & 0xffff; h.cs = r.read(F.HOST_CS_SELECTOR) & 0xffff;
+    h.ss = r.read(F.HOST_SS_SELECTOR) & 0xffff; h.ds = r.read(F.HOST_DS_SELECTOR) & 0xffff;
+    h.fs = r.read(F.HOST_FS_SELECTOR) & 0xffff; h.gs = r.read(F.HOST_GS_SELECTOR) & 0xffff;
+    h.tr = r.read(F.HOST_TR_SELECTOR) & 0xffff;
+    q(r, F.HOST_FS_BASE, h.fsBase); q(r, F.HOST_GS_BASE, h.gsBase); q(r, F.HOST_TR_BASE, h.trBase);
+    q(r, F.HOST_GDTR_BASE, h.gdtrBase); q(r, F.HOST_IDTR_BASE, h.idtrBase);
+    q(r, F.HOST_IA32_SYSENTER_ESP, h.sysenterEsp); q(r, F.HOST_IA32_SYSENTER_EIP, h.sysenterEip);
+    q(r, F.HOST_IA32_PAT, h.pat); q(r, F.HOST_IA32_EFER, h.efer); q(r, F.HOST_IA32_PERF_GLOBAL_CTRL, h.perfGlobalCtrl);
+    q(r, F.HOST_RIP, h.rip);
+
+    const g = this.guest;
+    q(r, F.GUEST_CR0, g.cr0); q(r, F.GUEST_CR3, g.cr3); q(r, F.GUEST_CR4, g.cr4); q(r, F.GUEST_DR7, g.dr7);
+    q(r, F.GUEST_IA32_DEBUGCTL, g.debugctl); q(r, F.GUEST_IA32_SYSENTER_ESP, g.sysenterEsp);
+    q(r, F.GUEST_IA32_SYSENTER_EIP, g.sysenterEip); q(r, F.GUEST_IA32_PERF_GLOBAL_CTRL, g.perfGlobalCtrl);
+    q(r, F.GUEST_IA32_PAT, g.pat); q(r, F.GUEST_IA32_EFER, g.efer);
+    g.es.fill(r); g.cs.fill(r); g.ss.fill(r); g.ds.fill(r); g.fs.fill(r); g.gs.fill(r); g.ldtr.fill(r); g.tr.fill(r);
+    q(r, F.GUEST_GDTR_BASE, g.gdtrBase); g.gdtrLimit = r.read(F.GUEST_GDTR_LIMIT) >>> 0;
+    q(r, F.GUEST_IDTR_BASE, g.idtrBase); g.idtrLimit = r.read(F.GUEST_IDTR_LIMIT) >>> 0;
+    q(r, F.GUEST_RIP, g.rip); q(r, F.GUEST_RFLAGS, g.rflags);
+    g.activity = r.read(F.GUEST_ACTIVITY_STATE) >>> 0;
+    g.interruptibility = r.read(F.GUEST_INTERRUPTIBILITY_STATE) >>> 0;
+    q(r, F.GUEST_PENDING_DEBUG_EXCEPTIONS, g.pendingDbg);
+    q(r, F.VMCS_LINK_POINTER, g.linkPointer);
+    g.v86 = b(g.rflags.lo, 1 << 17);
+    g.pe = b(g.cr0.lo, 1);
+    g.paePaging = b(g.cr0.lo, 0x80000000) && b(g.cr4.lo, 0x20) && !ia32e;
+    return this;
+  }
+
+  pdpte(i: number): U64 {
+    if (this.proc2.enableEpt) return { lo: this.r.read(PDPTE_FIELDS[i]) >>> 0, hi: this.r.readHi(PDPTE_FIELDS[i]) >>> 0 };
+    // Without EPT the PDPTEs come from the guest-physical (= physical) address in CR3 bits 31:5
+    // ("Checks on Guest Page-Directory-Pointer-Table Entries"; PAE paging, "PDPTE Registers").
+    const pa = (this.guest.cr3.lo & 0xffffffe0) >>> 0;
+    return { lo: this.mem.read32(pa + i * 8) >>> 0, hi: this.mem.read32(pa + i * 8 + 4) >>> 0 };
+  }
+  pdpteSource(i: number): string {
+    if (this.proc2.enableEpt) return `guest PDPTE${i} field`;
+    const cr3 = this.guest.cr3.lo;
+    return `PDPTE${i} at physical ${hex((cr3 & 0xffffffe0) + i * 8)} (guest CR3 ${hex(cr3)}, no EPT)`;
+  }
+  linkPointerHeader(): number {
+    if (this.linkHeader < 0) this.linkHeader = this.mem.read32(num(this.guest.linkPointer)) >>> 0;
+    return this.linkHeader;
+  }
+  msrLoadEntry(i: number): MsrEntry {
+    const address = num(this.entry.msrLoadAddress) + (i - 1) * 16;
+    const mem = this.mem;
+    return {
+      index: i, address, msr: mem.read32(address) >>> 0, reserved: mem.read32(address + 4) >>> 0,
+      lo: mem.read32(address + 8) >>> 0, hi: mem.read32(address + 12) >>> 0,
+    };
+  }
+}
+
+/** Build the view for one VM entry (a fresh one). `caps` may be a CapsDecoded already (decodeCaps is pure). */
 export function buildView(r: VmcsReader, capsIn: VmxCapsView | CapsDecoded, cpu: EntryProcessorState, mem: PhysReader): EntryView {
   const caps = 'msr' in capsIn ? decodeCaps(capsIn) : capsIn;
-  const q = (enc: number): U64 => ({ lo: r.read(enc) >>> 0, hi: r.readHi(enc) >>> 0 });
-  const pinRaw = r.read(F.PIN_BASED_VM_EXECUTION_CONTROLS) >>> 0;
-  const procRaw = r.read(F.PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) >>> 0;
-  const proc2Written = r.read(F.SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) >>> 0;
-  // "If the 'activate secondary controls' primary processor-based VM-execution control is 0, ...
-  // the logical processor operates as if all the secondary processor-based VM-execution
-  // controls were 0." (Checks on VM-Execution Control Fields)
-  const proc2Raw = b(procRaw, PROC.ACTIVATE_SECONDARY_CONTROLS) ? proc2Written : 0;
-  const exitRaw = r.read(F.VM_EXIT_CONTROLS) >>> 0;
-  const entryRaw = r.read(F.VM_ENTRY_CONTROLS) >>> 0;
-  const info = r.read(F.VM_ENTRY_INTERRUPTION_INFORMATION_FIELD) >>> 0;
-  const gcr0 = q(F.GUEST_CR0), gcr4 = q(F.GUEST_CR4), grflags = q(F.GUEST_RFLAGS);
-  const ia32e = b(entryRaw, ENTRY.IA32E_MODE_GUEST);
-  const ept = b(proc2Raw, PROC2.ENABLE_EPT);
-  const paePaging = b(gcr0.lo, 0x80000000) && b(gcr4.lo, 0x20) && !ia32e;
-  const gcr3 = q(F.GUEST_CR3);
-  const PDPTE_FIELDS = [F.GUEST_PDPTE0, F.GUEST_PDPTE1, F.GUEST_PDPTE2, F.GUEST_PDPTE3];
-  const entryMsrAddr = q(F.VM_ENTRY_MSR_LOAD_ADDRESS);
-  let linkHeader: number | undefined;
-
-  const v: EntryView = {
-    r, cpu, mem, caps,
-    pin: {
-      raw: pinRaw,
-      externalInterruptExiting: b(pinRaw, PIN.EXTERNAL_INTERRUPT_EXITING),
-      nmiExiting: b(pinRaw, PIN.NMI_EXITING),
-      virtualNmis: b(pinRaw, PIN.VIRTUAL_NMIS),
-      preemptionTimer: b(pinRaw, PIN.ACTIVATE_VMX_PREEMPTION_TIMER),
-      postedInterrupts: b(pinRaw, PIN.PROCESS_POSTED_INTERRUPTS),
-    },
-    proc: {
-      raw: procRaw,
-      interruptWindowExiting: b(procRaw, PROC.INTERRUPT_WINDOW_EXITING),
-      useTprShadow: b(procRaw, PROC.USE_TPR_SHADOW),
-      nmiWindowExiting: b(procRaw, PROC.NMI_WINDOW_EXITING),
-      useIoBitmaps: b(procRaw, PROC.USE_IO_BITMAPS),
-      monitorTrapFlag: b(procRaw, PROC.MONITOR_TRAP_FLAG),
-      useMsrBitmaps: b(procRaw, PROC.USE_MSR_BITMAPS),
-      activateSecondary: b(procRaw, PROC.ACTIVATE_SECONDARY_CONTROLS),
-      activateTertiary: b(procRaw, PROC.ACTIVATE_TERTIARY_CONTROLS),
-    },
-    proc2: {
-      raw: proc2Raw, written: proc2Written,
-      virtualizeApicAccesses: b(proc2Raw, PROC2.VIRTUALIZE_APIC_ACCESSES),
-      enableEpt: ept,
-      virtualizeX2apicMode: b(proc2Raw, PROC2.VIRTUALIZE_X2APIC_MODE),
-      enableVpid: b(proc2Raw, PROC2.ENABLE_VPID),
-      unrestrictedGuest: b(proc2Raw, PROC2.UNRESTRICTED_GUEST),
-      apicRegisterVirtualization: b(proc2Raw, PROC2.APIC_REGISTER_VIRTUALIZATION),
-      virtualInterruptDelivery: b(proc2Raw, PROC2.VIRTUAL_INTERRUPT_DELIVERY),
-      enableVmFunctions: b(proc2Raw, PROC2.ENABLE_VM_FUNCTIONS),
-      vmcsShadowing: b(proc2Raw, PROC2.VMCS_SHADOWING),
-      enablePml: b(proc2Raw, PROC2.ENABLE_PML),
-    },
-    exit: {
-      raw: exitRaw,
-      hostAddressSpaceSize: b(exitRaw, EXIT.HOST_ADDRESS_SPACE_SIZE),
-      loadPerfGlobalCtrl: b(exitRaw, EXIT.LOAD_IA32_PERF_GLOBAL_CTRL),
-      acknowledgeInterruptOnExit: b(exitRaw, EXIT.ACKNOWLEDGE_INTERRUPT_ON_EXIT),
-      loadPat: b(exitRaw, EXIT.LOAD_IA32_PAT),
-      loadEfer: b(exitRaw, EXIT.LOAD_IA32_EFER),
-      savePreemptionTimer: b(exitRaw, EXIT.SAVE_VMX_PREEMPTION_TIMER_VALUE),
-      msrStoreCount: r.read(F.VM_EXIT_MSR_STORE_COUNT) >>> 0, msrStoreAddress: q(F.VM_EXIT_MSR_STORE_ADDRESS),
-      msrLoadCount: r.read(F.VM_EXIT_MSR_LOAD_COUNT) >>> 0, msrLoadAddress: q(F.VM_EXIT_MSR_LOAD_ADDRESS),
-    },
-    entry: {
-      raw: entryRaw,
-      loadDebugControls: b(entryRaw, ENTRY.LOAD_DEBUG_CONTROLS),
-      ia32eModeGuest: ia32e,
-      entryToSmm: b(entryRaw, ENTRY.ENTRY_TO_SMM),
-      deactivateDualMonitor: b(entryRaw, ENTRY.DEACTIVATE_DUAL_MONITOR_TREATMENT),
-      loadPerfGlobalCtrl: b(entryRaw, ENTRY.LOAD_IA32_PERF_GLOBAL_CTRL),
-      loadPat: b(entryRaw, ENTRY.LOAD_IA32_PAT),
-      loadEfer: b(entryRaw, ENTRY.LOAD_IA32_EFER),
-      msrLoadCount: r.read(F.VM_ENTRY_MSR_LOAD_COUNT) >>> 0, msrLoadAddress: entryMsrAddr,
-    },
-    event: {
-      raw: info, valid: (info >>> 31) === 1, vector: info & 0xff, type: (info >>> 8) & 7,
-      deliverErrorCode: ((info >>> 11) & 1) === 1, reserved: (info >>> 12) & 0x7ffff,
-      errorCode: r.read(F.VM_ENTRY_EXCEPTION_ERROR_CODE) >>> 0,
-      instructionLength: r.read(F.VM_ENTRY_INSTRUCTION_LENGTH) >>> 0,
-    },
-    ctl: {
-      cr3TargetCount: r.read(F.CR3_TARGET_COUNT) >>> 0,
-      ioBitmapA: q(F.ADDRESS_OF_IO_BITMAP_A), ioBitmapB: q(F.ADDRESS_OF_IO_BITMAP_B),
-      msrBitmaps: q(F.ADDRESS_OF_MSR_BITMAPS),
-      virtualApicAddress: q(F.VIRTUAL_APIC_ADDRESS), tprThreshold: r.read(F.TPR_THRESHOLD) >>> 0,
-      vpid: r.read(F.VIRTUAL_PROCESSOR_IDENTIFIER) & 0xffff, eptp: q(F.EPT_POINTER),
-    },
-    host: {
-      cr0: q(F.HOST_CR0), cr3: q(F.HOST_CR3), cr4: q(F.HOST_CR4),
-      es: r.read(F.HOST_ES_SELECTOR) & 0xffff, cs: r.read(F.HOST_CS_SELECTOR) & 0xffff,
-      ss: r.read(F.HOST_SS_SELECTOR) & 0xffff, ds: r.read(F.HOST_DS_SELECTOR) & 0xffff,
-      fs: r.read(F.HOST_FS_SELECTOR) & 0xffff, gs: r.read(F.HOST_GS_SELECTOR) & 0xffff,
-      tr: r.read(F.HOST_TR_SELECTOR) & 0xffff,
-      fsBase: q(F.HOST_FS_BASE), gsBase: q(F.HOST_GS_BASE), trBase: q(F.HOST_TR_BASE),
-      gdtrBase: q(F.HOST_GDTR_BASE), idtrBase: q(F.HOST_IDTR_BASE),
-      sysenterEsp: q(F.HOST_IA32_SYSENTER_ESP), sysenterEip: q(F.HOST_IA32_SYSENTER_EIP),
-      pat: q(F.HOST_IA32_PAT), efer: q(F.HOST_IA32_EFER), perfGlobalCtrl: q(F.HOST_IA32_PERF_GLOBAL_CTRL),
-      rip: q(F.HOST_RIP),
-    },
-    guest: {
-      cr0: gcr0, cr3: gcr3, cr4: gcr4, dr7: q(F.GUEST_DR7),
-      debugctl: q(F.GUEST_IA32_DEBUGCTL), sysenterEsp: q(F.GUEST_IA32_SYSENTER_ESP),
-      sysenterEip: q(F.GUEST_IA32_SYSENTER_EIP), perfGlobalCtrl: q(F.GUEST_IA32_PERF_GLOBAL_CTRL),
-      pat: q(F.GUEST_IA32_PAT), efer: q(F.GUEST_IA32_EFER),
-      es: seg(r, 'es'), cs: seg(r, 'cs'), ss: seg(r, 'ss'), ds: seg(r, 'ds'),
-      fs: seg(r, 'fs'), gs: seg(r, 'gs'), ldtr: seg(r, 'ldtr'), tr: seg(r, 'tr'),
-      gdtrBase: q(F.GUEST_GDTR_BASE), gdtrLimit: r.read(F.GUEST_GDTR_LIMIT) >>> 0,
-      idtrBase: q(F.GUEST_IDTR_BASE), idtrLimit: r.read(F.GUEST_IDTR_LIMIT) >>> 0,
-      rip: q(F.GUEST_RIP), rflags: grflags,
-      activity: r.read(F.GUEST_ACTIVITY_STATE) >>> 0,
-      interruptibility: r.read(F.GUEST_INTERRUPTIBILITY_STATE) >>> 0,
-      pendingDbg: q(F.GUEST_PENDING_DEBUG_EXCEPTIONS),
-      linkPointer: q(F.VMCS_LINK_POINTER),
-      v86: b(grflags.lo, 1 << 17),
-      pe: b(gcr0.lo, 1),
-      paePaging,
-    },
-    pdpte(i: number): U64 {
-      if (ept) return q(PDPTE_FIELDS[i]);
-      // Without EPT the PDPTEs come from the guest-physical (= physical) address in CR3 bits 31:5
-      // ("Checks on Guest Page-Directory-Pointer-Table Entries"; PAE paging, "PDPTE Registers").
-      const pa = (gcr3.lo & 0xffffffe0) >>> 0;
-      return { lo: mem.read32(pa + i * 8) >>> 0, hi: mem.read32(pa + i * 8 + 4) >>> 0 };
-    },
-    pdpteSource(i: number): string {
-      if (ept) return `guest PDPTE${i} field`;
-      return `PDPTE${i} at physical ${hex((gcr3.lo & 0xffffffe0) + i * 8)} (guest CR3 ${hex(gcr3.lo)}, no EPT)`;
-    },
-    linkPointerHeader(): number {
-      if (linkHeader === undefined) linkHeader = mem.read32(num(v.guest.linkPointer)) >>> 0;
-      return linkHeader;
-    },
-    msrLoadEntry(i: number): MsrEntry {
-      const address = num(entryMsrAddr) + (i - 1) * 16;
-      return {
-        index: i, address, msr: mem.read32(address) >>> 0, reserved: mem.read32(address + 4) >>> 0,
-        lo: mem.read32(address + 8) >>> 0, hi: mem.read32(address + 12) >>> 0,
-      };
-    },
-  };
-  return v;
+  return new EntryViewImpl().fill(r, caps, cpu, mem);
 }
 
 function hex(x: number): string { return '0x' + (x >>> 0).toString(16); }
