@@ -14,6 +14,8 @@ export const TLB_MASK = TLB_SIZE - 1;
 const EMPTY_VIEW = new DataView(new ArrayBuffer(8));
 /** A tag no page-aligned linear address can equal. */
 const NO_TAG = 0.5;
+/** Fills remembered by slot (a flush after few fills clears those slots instead of the whole set). */
+const LOG = 128;
 
 export class TlbSet {
   /** Page-aligned linear address held by each slot (as a Number; 64-bit addresses are signed). */
@@ -28,10 +30,20 @@ export class TlbSet {
   /** Offset mask of the page the entry was made from (0xfff, 0x1fffff, 0x3fffffff; with EPT the smaller
    *  of the guest and EPT pages): INVVPID's individual-address type drops every entry of that page. */
   readonly mask = new Int32Array(TLB_SIZE).fill(0xfff);
+  /** Fills since the last full flush (an upper bound on the live entries); the first LOG slots are in `log`. */
   count = 0;
+  private readonly log = new Int32Array(LOG);
 
   flush(keepGlobal = false): void {
-    if (this.count === 0) return;
+    const n = this.count;
+    if (n === 0) return;
+    if (n <= LOG) {
+      // few fills since the last full flush (a VM entry/exit without VPID, a CR3 write): clear just those slots
+      const log = this.log, tag = this.tag, global = this.global;
+      for (let k = 0; k < n; k++) { const i = log[k]; if (!keepGlobal || !global[i]) { tag[i] = NO_TAG; global[i] = 0; } }
+      if (!keepGlobal) this.count = 0;
+      return;
+    }
     if (!keepGlobal) { this.tag.fill(NO_TAG); this.global.fill(0); this.count = 0; return; }
     for (let i = 0; i < TLB_SIZE; i++) if (!this.global[i]) this.tag[i] = NO_TAG;
   }
@@ -40,7 +52,9 @@ export class TlbSet {
     if (this.tag[i] === la - (la & 0xfff)) this.tag[i] = NO_TAG;
   }
   flushPhysPage(ppage: number): void {
-    if (this.count === 0) return;
+    const n = this.count;
+    if (n === 0) return;
+    if (n <= LOG) { for (let k = 0; k < n; k++) { const i = this.log[k]; if (this.ppage[i] === ppage) this.tag[i] = NO_TAG; } return; }
     for (let i = 0; i < TLB_SIZE; i++) if (this.ppage[i] === ppage) this.tag[i] = NO_TAG;
   }
   /** Drop every entry made from the page (of whatever size the entry records) that contains `la`. */
@@ -62,6 +76,7 @@ export class TlbSet {
     this.ppage[i] = ppage;
     this.global[i] = global ? 1 : 0;
     this.mask[i] = pageMask;
+    if (this.count < LOG) this.log[this.count] = i;
     this.count++;
   }
 }
