@@ -167,7 +167,9 @@ export async function runCommand(a: RunArgs): Promise<number> {
   if (show === 'vga') process.stdout.write(machine.vga.renderAnsi({ inline: true }) + '\n');
   if (!a.quiet) {
     const mips = r.instructions / Math.max(secs, 1e-3) / 1e6;
-    process.stderr.write(`\nvmxray: ${basename(kernelPath)}: ${r.message} — ${r.instructions.toLocaleString('en')} instructions in ${secs.toFixed(2)} s (${mips.toFixed(1)} MIPS)\n`);
+    const vmx = machine.cpu.vmx;
+    const transitions = vmx && vmx.transitions > 0 ? `; ${vmx.transitions.toLocaleString('en')} VM entries and exits` : '';
+    process.stderr.write(`\nvmxray: ${basename(kernelPath)}: ${r.message} — ${r.instructions.toLocaleString('en')} instructions in ${secs.toFixed(2)} s (${mips.toFixed(1)} MIPS)${transitions}\n`);
   }
   // The built-in demo signals success with debug-exit value 0 (code 1); report that as status 0 so
   // `npm start` succeeds. A user's kernel gets its code unchanged, as with QEMU.

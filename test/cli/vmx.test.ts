@@ -34,4 +34,11 @@ describe('vmxray run with a hypervisor whose VM entries fail', () => {
     expect(r.status).toBe(3);
     expect(r.stdout).not.toMatch(/host-cr4-vmxe-clear/); // the second case never ran
   });
+  it('counts VM entries and exits in the summary line', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'run', '-kernel', 'test/kernels/vmx/bin/vmxbasic.elf'], {
+      cwd: ROOT, encoding: 'utf8', timeout: 120_000,
+    });
+    expect(r.stdout).toMatch(/PASS/);
+    expect(r.stderr).toMatch(/instructions in [\d.]+ s \([\d.]+ MIPS\); \d+ VM entries and exits\n/);
+  });
 });
