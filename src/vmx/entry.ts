@@ -57,6 +57,12 @@ export function eventsBlockedByMovSs(cpu: CPU): boolean {
 
 const IA32_EFER = 0xc0000080;
 
+/** The current VMCS was launched, then VMXOFF and VMXON came before this entry (VM-instruction error 6). */
+function launchedBeforeVmxoff(v: VmxState): boolean {
+  const c = v.current!;
+  return c.launched && c.launchEpoch >= 0 && c.launchEpoch !== v.vmxoffs;
+}
+
 /** The processor state the checks need (checks/view.ts EntryProcessorState). */
 export function processorState(cpu: CPU, v: VmxState, launch: boolean): EntryProcessorState {
   const cur = v.current!;
@@ -64,6 +70,7 @@ export function processorState(cpu: CPU, v: VmxState, launch: boolean): EntryPro
     instruction: launch ? 'vmlaunch' : 'vmresume',
     currentVmcs: v.currentPtr,
     launchState: cur.launched ? 'launched' : 'clear',
+    launchedBeforeVmxoff: launchedBeforeVmxoff(v),
     blockedByMovSs: eventsBlockedByMovSs(cpu),
     ia32eMode: (cpu.efer & EFER_LMA) !== 0,
     inSmm: false,
@@ -77,6 +84,7 @@ class ProcessorStateBox implements EntryProcessorState {
   instruction: 'vmlaunch' | 'vmresume' = 'vmlaunch';
   currentVmcs = -1;
   launchState: 'clear' | 'launched' = 'clear';
+  launchedBeforeVmxoff = false;
   blockedByMovSs = false;
   ia32eMode = false;
   readonly inSmm = false;
@@ -86,6 +94,7 @@ class ProcessorStateBox implements EntryProcessorState {
     this.instruction = launch ? 'vmlaunch' : 'vmresume';
     this.currentVmcs = v.currentPtr;
     this.launchState = v.current!.launched ? 'launched' : 'clear';
+    this.launchedBeforeVmxoff = launchedBeforeVmxoff(v);
     this.blockedByMovSs = eventsBlockedByMovSs(cpu);
     this.ia32eMode = (cpu.efer & EFER_LMA) !== 0;
     return this;
@@ -198,7 +207,7 @@ export function vmEntry(cpu: CPU, d: Insn, launch: boolean): void {
 
   // Non-root operation begins.
   v.nonRoot = true;
-  if (launch) cur.launched = true;
+  if (launch) { cur.launched = true; cur.launchEpoch = v.vmxoffs; }
   // "use TSC offsetting" is applied where the SDM applies it (RDTSC, RDTSCP, RDMSR IA32_TSC: nonroot.ts);
   // the processor's own TSC (preemption timer, root) never changes.
   if (v.pin & PIN.ACTIVATE_VMX_PREEMPTION_TIMER) armPreemptionTimer(cpu, cur.read(F.VMX_PREEMPTION_TIMER_VALUE), VMX_CAPS.misc.preemptionTimerRate);

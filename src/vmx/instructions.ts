@@ -93,6 +93,7 @@ function crSupportedInVmx(cpu: CPU): boolean {
 function vmxoff(cpu: CPU, d: Insn): void {
   const v = vmxInstructionChecks(cpu, d, EXIT_REASON_VMXOFF, 0, false);
   v.on = false;
+  v.vmxoffs++;
   // The VMCS cache is kept (state.ts); software must VMCLEAR active VMCSs before VMXOFF to have
   // their data in memory ("Software Use of Virtual-Machine Control Structures").
   vmSucceed(cpu);

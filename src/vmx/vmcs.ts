@@ -43,6 +43,8 @@ export class Vmcs {
   readonly hi = new Uint32Array(FIELDS.length);
   /** Launch state: false = "clear", true = "launched" (SDM Vol. 3C, "VMCS Types"... "launch state"). */
   launched = false;
+  /** VmxState.vmxoffs when it was launched (-1: never): VMRESUME after VMXOFF and VMXON fails with error 6. */
+  launchEpoch = -1;
   /** VMPTRLD found no vmxray data in the region (it was never VMCLEARed). */
   neverCleared = false;
 

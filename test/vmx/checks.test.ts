@@ -163,6 +163,7 @@ const CASES: Record<string, Case> = {
   'basic.mov-ss-blocking': { mutate: (e) => { e.cpu.blockedByMovSs = true; }, outcome: { kind: 'vmfail', error: 26 } },
   'basic.vmlaunch-launch-state-clear': { mutate: (e) => { e.cpu.launchState = 'launched'; }, outcome: { kind: 'vmfail', error: 4 } },
   'basic.vmresume-launch-state-launched': { mutate: (e) => { e.cpu.instruction = 'vmresume'; }, outcome: { kind: 'vmfail', error: 5 } },
+  'basic.vmresume-after-vmxoff': { mutate: (e) => { e.cpu.instruction = 'vmresume'; e.cpu.launchState = 'launched'; (e.cpu as { launchedBeforeVmxoff?: boolean }).launchedBeforeVmxoff = true; }, outcome: { kind: 'vmfail', error: 6 } },
 
   // Checks on VM-Execution Control Fields
   'ctl.pin.allowed0': { mutate: (e) => w(e, PINC, 0) },

@@ -258,3 +258,21 @@ describe('event injection (SDM "Event Injection")', () => {
 });
 
 void DS; void FS; void SS;
+
+describe('VMRESUME after VMXOFF', () => {
+  it('fails with error 6 when VMXOFF and VMXON came between VMLAUNCH and VMRESUME; VMCLEAR + VMLAUNCH work again', async () => {
+    const { hypervisor, PTR_VMXON, PTR_VMCS, VMCALL, VMRESUME, VMLAUNCH } = await import('./helpers/hv-stub.js');
+    const { VM_INSTRUCTION_ERROR, EXIT_REASON: REASON } = await import('../../src/vmx/fields.js');
+    const hv = hypervisor();
+    hv.guest(VMCALL);
+    hv.launch();
+    expect(hv.field(REASON)).toBe(18);                 // the guest ran and exited with VMCALL
+    const le = (x: number) => x.toString(16).padStart(8, '0').match(/../g)!.reverse().join('') + '00000000';
+    const vmxon = `48b8${le(PTR_VMXON)}f30fc730`, vmptrld = `48b8${le(PTR_VMCS)}0fc730`, vmclear = `48b8${le(PTR_VMCS)}660fc730`;
+    hv.host('0f01c4' + vmxon + vmptrld + VMRESUME);    // VMXOFF; VMXON; VMPTRLD; VMRESUME
+    expect(hv.field(VM_INSTRUCTION_ERROR)).toBe(6);
+    expect(hv.m.cpu.getFlags() & 0x40).toBe(0x40);     // VMfailValid: ZF
+    hv.host(vmclear + vmptrld + VMLAUNCH);              // the way out: VMCLEAR and launch again
+    expect(hv.field(REASON)).toBe(18);
+  });
+});

@@ -333,7 +333,13 @@ describe('VMLAUNCH / VMRESUME before the VMCS checks', () => {
     m.cpu.intShadow = true;
     expect(run(m, VMRESUME)).toBeUndefined(); expect(vmInstructionError(m)).toBe(5);
   });
-  it.todo('VM entry with events blocked by MOV SS fails with error 26 (needs the CPU to tell MOV-SS blocking from STI blocking)');
+  it('VM entry right after MOV SS fails with error 26 (VM entry with events blocked by MOV SS)', () => {
+    const m = ready();
+    // mov eax, ss; mov ss, eax; vmresume — the VMRESUME is in the MOV-SS shadow
+    m.exec1('8cd0'); m.exec1('8ed0');
+    expect(m.cpu.movSsShadow).toBe(true);
+    expect(run(m, VMRESUME)).toBeUndefined(); expect(flags(m)).toBe(ZF); expect(vmInstructionError(m)).toBe(26);
+  });
 });
 
 describe('VMCALL in root operation', () => {

@@ -40,4 +40,14 @@ export const BASIC_RULES: readonly StateRule[] = [
     holds: (v) => v.cpu.instruction !== 'vmresume' || v.cpu.launchState === 'launched',
     says: () => 'VMRESUME of a VMCS whose launch state is "clear" (never launched, or VMCLEARed); use VMLAUNCH (error 5 "VMRESUME with non-launched VMCS")',
   }),
+  rule({
+    id: 'basic.vmresume-after-vmxoff',
+    reads: [],
+    // The VMRESUME pseudo-code does not list this case; the table "VM-Instruction Error Numbers" does.
+    // Model choice: VMRESUME of a VMCS launched before a VMXOFF (and the VMXON after it) fails with it.
+    sdm: 'VM-instruction error 6: VMRESUME after VMXOFF (VMXOFF and VMXON between VMLAUNCH and VMRESUME).',
+    outcome: { kind: 'vmfail', error: 6 },
+    holds: (v) => v.cpu.instruction !== 'vmresume' || !v.cpu.launchedBeforeVmxoff,
+    says: () => 'VMRESUME of a VMCS launched before the last VMXOFF; after VMXOFF/VMXON, VMCLEAR it and VMLAUNCH again (error 6 "VMRESUME after VMXOFF")',
+  }),
 ];

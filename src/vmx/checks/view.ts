@@ -53,6 +53,8 @@ export interface EntryProcessorState {
   readonly currentVmcs: number;
   /** Launch state of the current VMCS ("Launch state" in "VMCS Status"). */
   readonly launchState: 'clear' | 'launched';
+  /** The VMCS was launched before a VMXOFF/VMXON pair (VMRESUME then fails with error 6). */
+  readonly launchedBeforeVmxoff?: boolean;
   /** Blocking by MOV SS is in effect (the VMLAUNCH/VMRESUME follows a MOV SS / POP SS). */
   readonly blockedByMovSs: boolean;
   /** IA32_EFER.LMA of the logical processor doing the entry. */

@@ -19,7 +19,7 @@ import { long64, type MapVmcs } from './valid-vmcs.js';
 export const HOST_CODE = 0x100000, HOST_RIP = 0x180000, HOST_MORE = 0x181000, HOST_RSP = 0x1f0000;
 export const GUEST_CODE = 0x190000, GUEST_IDT = 0x1a0000, GUEST_STACK = 0x1b0000, GUEST_HANDLERS = 0x1c0000;
 export const VMXON_REGION = 0x500000, VMCS_REGION = 0x501000, MSR_AREA = 0x502000, EPT_PML4 = 0x510000;
-const PTR_VMXON = DATA, PTR_VMCS = DATA + 8;
+export const PTR_VMXON = DATA, PTR_VMCS = DATA + 8;
 
 const le64 = (lo: number, hi = 0): string => {
   const b = Buffer.alloc(8); b.writeUInt32LE(lo >>> 0, 0); b.writeUInt32LE(hi >>> 0, 4); return b.toString('hex');
