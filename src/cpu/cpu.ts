@@ -149,6 +149,9 @@ export class CPU {
   drExec = false;
   drData = false;
   pendingDb = 0;
+  /** The #DB being delivered: its DR6-format bits (B3:B0, BD, BS) and DR6/DR7 as they were before it
+   *  updated them — a #DB that causes a VM exit must leave DR6 and DR7 unchanged (src/vmx/events.ts). */
+  dbBits = 0; dr6Before = 0; dr7Before = 0;
   /**
    * A debugger's watchpoints (src/debug), null when none: linear pages holding one are kept out
    * of the fast TLB so their accesses reach readSlow/writeSlow, which report them to `hit`. A hit

@@ -402,6 +402,7 @@ export class Executor {
   private debugTrap(tf: boolean, hits: number): void {
     const cpu = this.cpu;
     cpu.pendingDb = 0;
+    cpu.dbBits = hits | (tf ? 0x4000 : 0); cpu.dr6Before = cpu.dr[6]; cpu.dr7Before = cpu.dr[7];
     cpu.dr[6] = ((cpu.dr[6] & ~0xf) | hits | (tf ? 0x4000 : 0)) >>> 0;
     deliverChecked(cpu, 1, -1, EV_HW, cpu.rip);
     cpu.rip = cpu.nip;
@@ -413,6 +414,7 @@ export class Executor {
     if (cpu.eflags & RF) return false;
     const hits = execMatches(cpu, ripLinear(cpu));
     if (!hits) return false;
+    cpu.dbBits = hits; cpu.dr6Before = cpu.dr[6]; cpu.dr7Before = cpu.dr[7];
     cpu.dr[6] = ((cpu.dr[6] & ~0xf) | hits) >>> 0;
     deliverChecked(cpu, 1, -1, EV_HW, cpu.rip);
     cpu.rip = cpu.nip;

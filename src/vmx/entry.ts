@@ -286,14 +286,10 @@ function holdPendingDebug(cpu: CPU, v: VmxState, cur: Vmcs): void {
 function pendingDebug(cpu: CPU, cur: Vmcs): void {
   const f = validPendingDebug(cur);
   if (f === 0) return;
-  const dr6 = cpu.dr[6];
-  cpu.dr[6] = ((dr6 & ~0x400f) | (f & 0x400f)) >>> 0;
-  try {
-    deliverChecked(cpu, 1, -1, EV_HW, cpu.rip);
-  } catch (e) {
-    if (e instanceof VmExit) cpu.dr[6] = dr6;
-    throw e;
-  }
+  // (events.ts restores DR6/DR7 from dr6Before/dr7Before when the #DB exits)
+  cpu.dbBits = f & 0x400f; cpu.dr6Before = cpu.dr[6]; cpu.dr7Before = cpu.dr[7];
+  cpu.dr[6] = ((cpu.dr[6] & ~0x400f) | (f & 0x400f)) >>> 0;
+  deliverChecked(cpu, 1, -1, EV_HW, cpu.rip);
   cpu.rip = cpu.nip;
 }
 

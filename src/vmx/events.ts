@@ -17,7 +17,7 @@
  * Choices where the SDM leaves one:
  * - Blocking by STI blocks NMIs and NMI-window exits too ("model specific" in the SDM; vmxray's root
  *   run loop blocks NMIs in any interrupt shadow as well).
- * - A #DB that causes a VM exit has already updated DR6 (the qualification is DR6's B3:B0, BD, BS).
+ * - A #DB that causes a VM exit leaves DR6 and DR7.GD as they were; the qualification holds its B3:B0, BD, BS.
  * - "Virtual NMIs": cpu.nmiBlocked holds virtual-NMI blocking in non-root operation (IRET clears it).
  */
 import type { CPU } from '../cpu/cpu.js';
@@ -77,7 +77,13 @@ export function deliverNonRoot(cpu: CPU, vector: number, code: number, kind: num
     // #PF → the linear address (CR2 is NOT written), #DB → the DR6-format bits.
     let qual = 0;
     if (vector === 14) { qual = cpu.cr2; cpu.cr2 = cpu.cr2Before; }
-    else if (vector === 1 && kind === EV_HW) qual = cpu.dr[6] & 0x600f;
+    else if (vector === 1 && kind === EV_HW) {
+      // "Debug exceptions that cause VM exits do not update DR6 or DR7.GD"; the qualification holds
+      // the bits this #DB would have set (Exit Qualification for Debug Exceptions)
+      qual = cpu.dbBits & 0x600f;
+      cpu.dr[6] = cpu.dr6Before; cpu.dr[7] = cpu.dr7Before;
+      cpu.updateDebugRegs();
+    }
     // "A VM exit is not considered to occur during event delivery if ... the original event results
     // in a double-fault exception that causes the VM exit directly" ("Information for VM Exits That
     // Occur During Event Delivery").

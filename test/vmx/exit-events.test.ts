@@ -32,6 +32,20 @@ describe('exceptions', () => {
     expect(hv.field(F.GUEST_RIP)).toBe(GUEST_CODE + 10);
   });
 
+  it('a single-step #DB in the exception bitmap: qualification BS only, DR6 and DR7 left as they were', () => {
+    // SDM "Exit Qualification for Debug Exceptions" and "Debug exceptions that cause VM exits do not update DR6"
+    const hv = hypervisor();
+    hv.vmcs.write(F.EXCEPTION_BITMAP, 1 << 1);
+    hv.m.cpu.dr[6] = 0xffff0ff1;                                // a stale B0 from an earlier breakpoint
+    hv.guest('9c' + '48810c2400010000' + '9d' + '90' + VMCALL); // pushfq; or qword [rsp], TF; popfq; nop; vmcall
+    hv.launch();
+    expect(hv.field(F.VM_EXIT_REASON)).toBe(0);
+    expect(hv.field(F.VM_EXIT_INTERRUPTION_INFORMATION)).toBe(0x80000301); // type 3 (hardware exception), vector 1
+    expect(hv.field(F.EXIT_QUALIFICATION)).toBe(0x4000);                   // BS, and not the stale B0
+    expect(hv.m.cpu.dr[6]).toBe(0xffff0ff1);
+    expect(hv.field(F.GUEST_RIP)).toBe(GUEST_CODE + 11);                   // the trap came after the nop
+  });
+
   it('#PF with bit 14 clear exits only when PFEC & mask differs from match', () => {
     const hv = hypervisor();
     hv.vmcs.write(F.EXCEPTION_BITMAP, 0);

@@ -280,6 +280,7 @@ function drIndex(cpu: CPU, d: Insn): number {
   // General detect (SDM Vol. 3A, "Debug Control Register (DR7)"): any MOV DR with DR7.GD = 1 is a #DB fault
   // with DR6.BD set; the processor clears GD when it delivers the #DB.
   if (cpu.dr[7] & 0x2000) {
+    cpu.dbBits = 0x2000; cpu.dr6Before = cpu.dr[6]; cpu.dr7Before = cpu.dr[7];
     cpu.dr[6] = (cpu.dr[6] | 0x2000) >>> 0;
     cpu.dr[7] = (cpu.dr[7] & ~0x2000) >>> 0;
     throw new CpuFault(DB);
