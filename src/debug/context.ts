@@ -31,7 +31,13 @@ export interface Context {
 /** The processor itself (VMX root operation, or no VMX). */
 export class RootContext implements Context {
   readonly id = 1;
-  readonly name = 'cpu0 (VMX root / no VMX)';
+  /** Where the processor is now: outside VMX, VMX root operation, or running a guest (non-root). */
+  get name(): string {
+    const v = this.m.cpu.vmx;
+    if (!v || !v.on) return 'cpu0 (not in VMX operation)';
+    if (!v.nonRoot) return 'cpu0 (VMX root operation)';
+    return `cpu0 (VMX non-root operation: the guest of VMCS 0x${v.currentPtr.toString(16)})`;
+  }
   readonly registers = REGISTERS;
   /** Set when a debugger wrote RIP (a caught exception pending at the old RIP is then discarded). */
   ripWritten = false;

@@ -103,3 +103,25 @@ describe('monitor vmx: the VMCS by field name, the entry checks, recent exits, E
     expect(bad.reply).toMatch(/^E/);
   });
 });
+
+describe('the context says where the processor is', () => {
+  it('names VMX root and non-root operation (qThreadExtraInfo, monitor info registers)', async () => {
+    const m = new Machine({ memory: 32 * 1024 * 1024 });
+    m.boot(readFileSync('test/kernels/vmx/bin/vmxbasic.elf'));
+    const dbg = new Debugger(m);
+    expect(dbg.root.name).toBe('cpu0 (not in VMX operation)');
+    let sawRoot = false;
+    for (let i = 0; i < 2_000 && !m.cpu.vmx!.on; i++) await dbg.resume({ kind: 'continue' }, { maxInstructions: 500 });
+    for (let i = 0; i < 100_000 && !m.cpu.vmx!.nonRoot; i++) {
+      if (m.cpu.vmx!.on) sawRoot ||= dbg.root.name === 'cpu0 (VMX root operation)';
+      await dbg.resume({ kind: 'step' });
+    }
+    expect(sawRoot).toBe(true);
+    expect(m.cpu.vmx!.nonRoot).toBe(true);
+    expect(dbg.root.name).toMatch(/^cpu0 \(VMX non-root operation: the guest of VMCS 0x[0-9a-f]+\)$/);
+    const { client } = RspClient.onSession(dbg);
+    await client.handshake();
+    const r = await client.monitor('info registers');
+    expect(r.output).toMatch(/context 1: cpu0 \(VMX non-root operation/);
+  });
+});
