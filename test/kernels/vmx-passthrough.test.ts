@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Machine } from '../../src/machine/index.js';
 import { openDisk } from '../../src/disk/index.js';
 import { cpuid } from '../../src/cpu/cpuid.js';
+import { runUntil } from '../machine/helpers/run-until.js';
 
 /**
  * The course's target scenario in small: a hypervisor boots a real multiboot kernel as its VMX
@@ -22,18 +23,6 @@ const CRGUEST = join(HERE, 'vmx', 'bin', 'passthrough-crguest.elf');
 const MINI = join(HERE, '../../examples/minikernel');
 const EXIT_REASON_CPUID = 10;
 
-/** Run until the debug console shows `text` after position `from`, within `budget` instructions. */
-function runUntil(m: Machine, text: string, from: number, budget = 200_000_000): number {
-  const end = m.clock.icount + budget;
-  while (m.clock.icount < end && !m.cpu.stop) {
-    const at = m.debugLog.indexOf(text, from);
-    if (at >= 0) return at + text.length;
-    m.runFor(2_000_000);
-  }
-  const at = m.debugLog.indexOf(text, from);
-  if (at >= 0) return at + text.length;
-  throw new Error(`did not see ${JSON.stringify(text)}; stop: ${m.cpu.stop?.message ?? 'none'}\n--- log:\n${m.debugLog.slice(-3000)}`);
-}
 
 interface CpuidSeen { leaf: number; sub: number; regs: number[]; native: number[] }
 

@@ -4,6 +4,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Machine } from '../../src/machine/index.js';
 import { openDisk } from '../../src/disk/index.js';
+import { runUntil } from './helpers/run-until.js';
 
 /**
  * Our own OS in CI (issue 3): examples/minikernel boots with an IDE disk, and we type shell
@@ -12,18 +13,6 @@ import { openDisk } from '../../src/disk/index.js';
  */
 const EX = join(dirname(fileURLToPath(import.meta.url)), '../../examples/minikernel');
 
-/** Run until the debug console shows `text` after position `from`, within `budget` instructions. */
-function runUntil(m: Machine, text: string, from: number, budget = 200_000_000): number {
-  const end = m.clock.icount + budget;
-  while (m.clock.icount < end && !m.cpu.stop) {
-    const at = m.debugLog.indexOf(text, from);
-    if (at >= 0) return at + text.length;
-    m.runFor(2_000_000);
-  }
-  const at = m.debugLog.indexOf(text, from);
-  if (at >= 0) return at + text.length;
-  throw new Error(`did not see ${JSON.stringify(text)}; stop: ${m.cpu.stop?.message ?? 'none'}\n--- log:\n${m.debugLog.slice(-2000)}`);
-}
 
 describe('minikernel on vmxray', () => {
   it('boots, runs shell commands typed on the keyboard, reads and writes its disk', () => {
