@@ -123,16 +123,26 @@ const sizeName = (s: number) => s >= 2 ** 30 ? `${s / 2 ** 30} GiB` : s >= 2 ** 
 function tlbListing(dbg: Debugger): string {
   const cpu = dbg.machine.cpu;
   const names = ['read/supervisor', 'read/user', 'write/supervisor', 'write/user', 'fetch/supervisor', 'fetch/user'];
+  // one TLB per translation context (src/vmx/tlb-contexts.ts): root, VPID 0000H guests, each VPID
+  const ctx = cpu.tlbContexts;
+  const contexts = ctx === null ? [{ label: 'root', tlb: cpu.rootTlb }] : [
+    { label: 'root', tlb: ctx.root.tlb }, { label: 'guests without VPID (VPID 0000H)', tlb: ctx.vpid0.tlb },
+    ...ctx.guests.map(g => ({ label: `VPID ${g.vpid}${g.ept ? `, EPTP ${h((BigInt(g.eptHi >>> 0) << 32n) | BigInt(g.eptLo >>> 0))}` : ''}`, tlb: g.tlb })),
+  ];
   const L: string[] = ['software TLB (valid entries: linear page -> physical page)'];
-  cpu.tlb.sets.forEach((s, k) => {
-    const e: string[] = [];
-    for (let i = 0; i < s.tag.length; i++) {
-      const t = s.tag[i];
-      if (t !== Math.floor(t)) continue; // empty slot
-      e.push(`  ${h(fromCpuLinear(t))} -> ${h(BigInt(s.ppage[i]) * 4096n, 10)}${s.global[i] ? ' G' : ''}`);
-    }
-    L.push(`${names[k]}: ${e.length} entries`, ...e.slice(0, 64));
-    if (e.length > 64) L.push(`  ... ${e.length - 64} more`);
-  });
+  for (const c of contexts) {
+    L.push(`context ${c.label}${c.tlb === cpu.tlb ? ' (active)' : ''}:`);
+    c.tlb.sets.forEach((s, k) => {
+      const e: string[] = [];
+      for (let i = 0; i < s.tag.length; i++) {
+        const t = s.tag[i];
+        if (t !== Math.floor(t)) continue; // empty slot
+        e.push(`    ${h(fromCpuLinear(t))} -> ${h(BigInt(s.ppage[i]) * 4096n, 10)}${s.global[i] ? ' G' : ''}`);
+      }
+      if (e.length === 0) return;
+      L.push(`  ${names[k]}: ${e.length} entries`, ...e.slice(0, 64));
+      if (e.length > 64) L.push(`    ... ${e.length - 64} more`);
+    });
+  }
   return L.join('\n');
 }

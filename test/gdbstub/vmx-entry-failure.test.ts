@@ -123,5 +123,11 @@ describe('the context says where the processor is', () => {
     await client.handshake();
     const r = await client.monitor('info registers');
     expect(r.output).toMatch(/context 1: cpu0 \(VMX non-root operation/);
+    // one TLB per translation context: after a guest instruction its context holds the fetch entry
+    await client.request('vCont;s');
+    const t = await client.monitor('info tlb');
+    expect(t.output).toMatch(/^context root( \(active\))?:$/m);
+    expect(t.output).toMatch(/^context (guests without VPID \(VPID 0000H\)|VPID \d+[^\n]*)( \(active\))?:\n( {2}[a-z/]+: \d+ entries\n( {4}[^\n]+\n)*)* {2}fetch\/supervisor: [1-9]\d* entries/m);
+    expect(t.output).toMatch(/\(active\):/);
   });
 });
