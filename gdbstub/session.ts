@@ -20,7 +20,7 @@ export interface SessionHooks {
 }
 
 export const PACKET_SIZE = 0x4000;
-const E_INVAL = 'E16', E_FAULT = 'E0e', E_NOENT = 'E02', E_BUSY = 'E10';
+const E_INVAL = 'E16', E_FAULT = 'E0e', E_NOENT = 'E02';
 
 export class GdbSession {
   private readonly parser = new FrameParser(PACKET_SIZE * 2);
@@ -95,7 +95,7 @@ export class GdbSession {
       case 'D': return this.detach(p.slice(1));
       case 'k': this.hooks.onKill(); return null;
       case '!': return 'OK';
-      case 'q': return this.query(p, raw);
+      case 'q': return this.query(p);
       case 'Q': return this.setting(p);
       case 'v': return this.vPacket(p);
       default: return '';
@@ -343,7 +343,7 @@ export class GdbSession {
   }
 
   // ------------------------------------------------------------------ queries
-  private query(p: string, _raw: Buffer): string | null {
+  private query(p: string): string | null {
     if (p.startsWith('qSupported')) {
       const feats = p.split(':')[1]?.split(';') ?? [];
       this.clientFeatures = new Set(feats.filter(f => f.endsWith('+')).map(f => f.slice(0, -1)));
@@ -443,4 +443,3 @@ export function parseThreadId(s: string): { pid: number; tid: number } | null {
 }
 
 const hex2 = (n: number) => n.toString(16).padStart(2, '0');
-void E_BUSY;

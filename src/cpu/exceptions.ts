@@ -18,8 +18,17 @@ export const EV_HW = 0, EV_INTR = 1, EV_SOFT = 2, EV_SOFT_EXC = 3, EV_NMI = 4, E
 
 const CONTRIBUTORY = new Set([0, 10, 11, 12, 13]);
 
-/** Deliver a fault raised by the current instruction (return address = the instruction itself). */
+/** Fault-class exceptions (a #DB raised as a CpuFault is the general-detect fault). */
+const FAULT_CLASS = new Set([0, 1, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17, 19, 20, 21]);
+
+/**
+ * Deliver a fault raised by the current instruction (return address = the instruction itself).
+ * "For any fault-class exception except a debug exception generated in response to an instruction
+ * breakpoint, the value pushed for RF is 1" (SDM Vol. 3B, "Instruction-Breakpoint Exception
+ * Condition"): RF is set before delivery, which pushes it and then clears it.
+ */
 export function deliverFault(cpu: CPU, f: CpuFault): void {
+  if (FAULT_CLASS.has(f.vector)) cpu.eflags |= RF;
   deliverChecked(cpu, f.vector, f.code, EV_HW, cpu.rip);
 }
 

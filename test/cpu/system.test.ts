@@ -459,6 +459,19 @@ describe('fast system calls', () => {
     expect(m.bus.read16(sp + 16)).toBe(SEL.UCODE32);
     expect(m.bus.read16(sp + 40)).toBe(SEL.UDATA);
   });
+  it('a fault pushes RFLAGS.RF = 1, a trap (INT3) pushes it as it was (SDM "Instruction-Breakpoint Exception Condition")', () => {
+    const m = createMachine();
+    m.run('0f0b');                                             // ud2: #UD, a fault
+    expect(m.vector()).toBe(6);
+    let sp = m.cpu.lo[RSP];
+    expect(m.bus.read32(sp + 16) & (1 << 16)).toBe(1 << 16);   // frame: RIP, CS, RFLAGS (no error code)
+    expect(m.cpu.getFlags() & (1 << 16)).toBe(0);              // RF is clear in the handler
+    const t = createMachine();
+    t.run('cc');                                               // int3: #BP, a trap
+    expect(t.vector()).toBe(3);
+    sp = t.cpu.lo[RSP];
+    expect(t.bus.read32(sp + 16) & (1 << 16)).toBe(0);
+  });
   it('SYSRET with a non-canonical RCX is #GP(0) at CPL 0', () => {
     const m = createMachine();
     m.cpu.lo[RCX] = 0; m.cpu.hi[RCX] = 0x8000;

@@ -53,6 +53,9 @@ function runV86(m: Machine, v86code: string, eflags: number, max = 10_000): void
   m.run(enterV86(eflags), max);
 }
 
+/** A fault pushes RFLAGS.RF = 1 (SDM Vol. 3B, "Instruction-Breakpoint Exception Condition"): #GP frames carry it. */
+const RF_FAULT = 1 << 16;
+
 interface Frame { code?: number; eip: number; cs: number; eflags: number; esp: number; ss: number; es: number; ds: number; fs: number; gs: number }
 /** The frame on the ring-0 stack at the handler's ESP (32-bit slots). */
 function frame(m: Machine, withCode: boolean, slot = 4): Frame {
@@ -147,7 +150,7 @@ describe('interrupts and exceptions from virtual-8086 mode (SDM Vol. 2 INT n, "I
         expect(c.segAr[s] & AR_UNUSABLE).toBe(AR_UNUSABLE);
       }
       // error code 0; EIP of the INT instruction (a fault), EFLAGS with VM = 1
-      expect(frame(m, true)).toEqual({ code: 0, eip: 0x1e, cs: V86_CS, eflags: PROG_FLAGS, esp: V86_SP, ...v86Segs });
+      expect(frame(m, true)).toEqual({ code: 0, eip: 0x1e, cs: V86_CS, eflags: PROG_FLAGS | RF_FAULT, esp: V86_SP, ...v86Segs });
     });
   }
 
@@ -194,7 +197,7 @@ describe('interrupts and exceptions from virtual-8086 mode (SDM Vol. 2 INT n, "I
       gate(m, 0x21, stubFor(m, 0x21), 3, 0xe, sel);
       runV86(m, PROG, EFL_VM_IOPL3);
       expect(m.vector()).toBe(GP);
-      expect(frame(m, true)).toMatchObject({ code: sel & 0xfffc, eip: 0x1e, eflags: PROG_FLAGS | IOPL });
+      expect(frame(m, true)).toMatchObject({ code: sel & 0xfffc, eip: 0x1e, eflags: PROG_FLAGS | IOPL | RF_FAULT });
     }
   });
 
@@ -274,7 +277,7 @@ describe('a virtual-8086 monitor', () => {
     expect(m.bus.read32((c.lo[RSP] >>> 0) + 8) & 0xffff).toBe(0x2345);
     // the frame of the second #GP (HLT at CPL 3), below the monitor's three pushes
     c.lo[RSP] = (c.lo[RSP] >>> 0) + 12;
-    expect(frame(m, true)).toEqual({ code: 0, eip: 0x27, cs: V86_CS, eflags: PROG_FLAGS, esp: V86_SP, ...v86Segs });
+    expect(frame(m, true)).toEqual({ code: 0, eip: 0x27, cs: V86_CS, eflags: PROG_FLAGS | RF_FAULT, esp: V86_SP, ...v86Segs });
     expect(c.lo[RSP] >>> 0).toBe(ESP0 - 40);          // the monitor's stack is balanced
   });
 });
@@ -290,7 +293,7 @@ describe('IOPL-sensitive instructions in virtual-8086 mode (SDM Vol. 3B "Sensiti
       const m = machine();
       runV86(m, '90' + code, EFL_VM);
       expect(m.vector()).toBe(GP);
-      expect(frame(m, true)).toMatchObject({ code: 0, eip: 1, cs: V86_CS, eflags: EFL_VM, esp: V86_SP });
+      expect(frame(m, true)).toMatchObject({ code: 0, eip: 1, cs: V86_CS, eflags: EFL_VM | RF_FAULT, esp: V86_SP });
     });
   }
 
@@ -315,7 +318,7 @@ describe('IOPL-sensitive instructions in virtual-8086 mode (SDM Vol. 3B "Sensiti
     expect(m.cpu.lo[RAX] & 0xffff).toBe(0x38d7);      // IOPL 3 | OF SF ZF AF PF CF | bit 1
     expect(m.cpu.lo[RBX] & 0xffff).toBe(0x3002);
     expect(m.cpu.lo[RCX] >>> 0).toBe(0x3002);
-    expect(frame(m, true)).toMatchObject({ code: 0, eip: 0x12, eflags: EFL_VM_IOPL3 | IF });
+    expect(frame(m, true)).toMatchObject({ code: 0, eip: 0x12, eflags: EFL_VM_IOPL3 | IF | RF_FAULT });
   });
 
   it('IOPL 3: IRET is a real-mode style return within virtual-8086 mode (IOPL and VM unchanged)', () => {
@@ -329,7 +332,7 @@ describe('IOPL-sensitive instructions in virtual-8086 mode (SDM Vol. 3B "Sensiti
     runV86(m, '6a466800516a10cf', EFL_VM_IOPL3);
     expect(m.vector()).toBe(GP);
     expect(m.cpu.lo[RAX] & 0xffff).toBe(0x5100);
-    expect(frame(m, true)).toEqual({ code: 0, eip: 0x12, cs: 0x5100, eflags: EFL_VM_IOPL3 | 0x44, esp: V86_SP, ...v86Segs });
+    expect(frame(m, true)).toEqual({ code: 0, eip: 0x12, cs: 0x5100, eflags: EFL_VM_IOPL3 | 0x44 | RF_FAULT, esp: V86_SP, ...v86Segs });
   });
 });
 
@@ -377,7 +380,7 @@ describe('segment loads and far transfers in virtual-8086 mode are real-address 
     expect(m.bus.read16(V86_SS * 16 + V86_SP - 2)).toBe(0x5100);
     expect(m.bus.read16(V86_SS * 16 + V86_SP - 4)).toBe(5);
     expect(m.vector()).toBe(GP);                      // the HLT at 5100:0005
-    expect(frame(m, true)).toEqual({ code: 0, eip: 5, cs: 0x5100, eflags: EFL_VM, esp: V86_SP, ...v86Segs, ds: 0x5678 });
+    expect(frame(m, true)).toEqual({ code: 0, eip: 5, cs: 0x5100, eflags: EFL_VM | RF_FAULT, esp: V86_SP, ...v86Segs, ds: 0x5678 });
   });
 });
 
