@@ -29,6 +29,10 @@ const HELP = `vmxray monitor commands:
   vmx check                    evaluate every VM-entry check on the current VMCS without entering
   vmx exits                    the most recent VM exits (reason, qualification, guest RIP)
   vmx ept <guest-physical>     the EPT walk of a guest-physical address under the current EPT pointer
+  vmx break exit <reason>|all|none
+                               stop after VM exits with this basic reason (number or name: cpuid, hlt, io,
+                               ept-violation, …) or every exit; repeatable; none clears
+  vmx break entry on|off       stop after each VM entry, at the guest's first instruction
   vmx stop-on-entry-failure on|off
                                stop after a VMLAUNCH/VMRESUME that fails, with the failed rule (default on)
   quit                         end vmxray`;
@@ -76,6 +80,7 @@ export function runMonitor(dbg: Debugger, line: string, env: { context: Context 
     if (a === null) return { output: 'usage: vmx ept <guest-physical address>', error: true };
     return { output: eptWalkListing(dbg.machine, a) };
   }
+  if (words[0] === 'vmx' && words[1] === 'break') return vmxBreak(dbg, words.slice(2));
   if (words[0] === 'vmx' && words[1] === 'stop-on-entry-failure') {
     if (words[2] === 'on' || words[2] === 'off') dbg.stopOnEntryFailure = words[2] === 'on';
     else if (words.length > 2) return { output: 'usage: vmx stop-on-entry-failure on|off', error: true };
@@ -83,6 +88,35 @@ export function runMonitor(dbg: Debugger, line: string, env: { context: Context 
   }
   if (cmd === 'quit' || cmd === 'q') return { output: 'vmxray: quitting', quit: true };
   return { output: `unknown monitor command: ${cmd} (try "monitor help")`, error: true };
+}
+
+const EXIT_ALIASES: Record<string, number> = {
+  exception: 0, nmi: 0, 'external-interrupt': 1, interrupt: 1, 'triple-fault': 2, 'interrupt-window': 7, 'nmi-window': 8,
+  'task-switch': 9, cpuid: 10, hlt: 12, invd: 13, invlpg: 14, rdpmc: 15, rdtsc: 16, vmcall: 18, cr: 28, 'cr-access': 28,
+  dr: 29, 'mov-dr': 29, io: 30, rdmsr: 31, wrmsr: 32, 'entry-failure': 33, 'msr-loading': 34, mwait: 36, mtf: 37,
+  monitor: 39, pause: 40, 'tpr-below-threshold': 43, gdtr: 46, idtr: 46, ldtr: 47, tr: 47, 'ept-violation': 48,
+  'ept-misconfig': 49, invept: 50, rdtscp: 51, 'preemption-timer': 52, invvpid: 53, wbinvd: 54, xsetbv: 55, invpcid: 58,
+};
+
+function vmxBreak(dbg: Debugger, args: string[]): MonitorResult {
+  const show = () => {
+    const x = dbg.breakOnExit;
+    const exits = x === null ? 'no VM exit' : x === 'all' ? 'every VM exit' : `VM exits with reason ${[...x].sort((a, b) => a - b).join(', ')}`;
+    return { output: `the machine stops after ${exits}${dbg.breakOnEntry ? ' and after each VM entry' : ''}` };
+  };
+  if (args.length === 0) return show();
+  if (args[0] === 'entry' && (args[1] === 'on' || args[1] === 'off') && args.length === 2) { dbg.breakOnEntry = args[1] === 'on'; return show(); }
+  if (args[0] === 'exit' && args.length === 2) {
+    const w = args[1].toLowerCase();
+    if (w === 'none') { dbg.breakOnExit = null; return show(); }
+    if (w === 'all') { dbg.breakOnExit = 'all'; return show(); }
+    const n = EXIT_ALIASES[w] ?? (/^(0x[0-9a-f]+|\d+)$/.test(w) ? Number(w) : NaN);
+    if (!(n >= 0 && n <= 0xffff)) return { output: `not an exit reason: ${args[1]} (a number, or cpuid, hlt, io, cr, rdmsr, wrmsr, ept-violation, …)`, error: true };
+    if (dbg.breakOnExit === null || dbg.breakOnExit === 'all') dbg.breakOnExit = new Set();
+    dbg.breakOnExit.add(n);
+    return show();
+  }
+  return { output: 'usage: vmx break exit <reason>|all|none, vmx break entry on|off', error: true };
 }
 
 function caughtList(dbg: Debugger): string {

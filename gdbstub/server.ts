@@ -112,6 +112,7 @@ export class GdbServer {
       this.dbg.clearAll();
       this.dbg.caught.clear();
       this.dbg.passedVector = () => false;
+      this.dbg.breakOnExit = null; this.dbg.breakOnEntry = false;
       if (this.dbg.running) this.dbg.interrupt();
       const go = () => { if (!this.dbg.running) this.runFree(); else setTimeout(go, 5); };
       go();

@@ -121,6 +121,7 @@ export class GdbSession {
       case 'shutdown': return `T${hex2(SIG.KILL)}${t}`;
       case 'limit': return `T05${t}`;
       case 'vmentry-failure': return `T05${t}`;
+      case 'vmx-transition': return `T05${t}`;
       case 'exited':
         return ev.exitCode === null ? `X${hex2(SIG.KILL)};process:${ev.context.toString(16)}` : `W${hex2(ev.exitCode & 0xff)};process:${ev.context.toString(16)}`;
     }
@@ -192,7 +193,7 @@ export class GdbSession {
     this.running = this.dbg.resume(how).then(ev => {
       this.running = null;
       if (this.closed) return;
-      if (ev.kind === 'machine' || ev.kind === 'shutdown' || ev.kind === 'limit' || ev.kind === 'exited' || ev.kind === 'exception' || ev.kind === 'vmentry-failure') {
+      if (ev.kind === 'machine' || ev.kind === 'shutdown' || ev.kind === 'limit' || ev.kind === 'exited' || ev.kind === 'exception' || ev.kind === 'vmentry-failure' || ev.kind === 'vmx-transition') {
         this.console(`vmxray: ${ev.message}\n`);
       }
       this.reply(this.stopReply(ev));

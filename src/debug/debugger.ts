@@ -22,6 +22,8 @@ export type StopEvent =
   | { kind: 'machine'; context: number; reason: string; message: string }
   /** Triple fault / reset request: the state at the shutdown is kept; resuming ends the machine. */
   | { kind: 'shutdown'; context: number; reason: string; message: string }
+  /** A VM exit or entry the user asked to stop at (`monitor vmx break …`): after it, in the new context. */
+  | { kind: 'vmx-transition'; context: number; message: string }
   /** A VMLAUNCH/VMRESUME failed (the hypervisor sees VMfail or an entry-failure exit); `rule` names the check. */
   | { kind: 'vmentry-failure'; context: number; rule: string; message: string }
   /** The machine is gone: power off / isa-debug-exit (exitCode), or ended after a shutdown. */
@@ -65,6 +67,11 @@ export class Debugger implements ExecDebug {
   stopOnEntryFailure = true;
   attached = false;
   private entryFailure: { rule: string; text: string } | null = null;
+  /** Stop after VM exits with these basic reasons, or every one ('all'): `monitor vmx break exit`. */
+  breakOnExit: Set<number> | 'all' | null = null;
+  /** Stop after each successful VM entry, at the guest's first instruction: `monitor vmx break entry`. */
+  breakOnEntry = false;
+  private transitionText = '';
 
   private readonly bps = new Map<string, Breakpoint>();
   private readonly wps = new Map<string, Watchpoint>();
@@ -82,6 +89,11 @@ export class Debugger implements ExecDebug {
     this.root = new RootContext(machine);
     this.exits = new ExitHistory(machine);
     machine.exec.debug = this;
+    const v = machine.cpu.vmx;
+    if (v) {
+      const prev = v.onTransition;
+      v.onTransition = (kind, reason) => { prev?.(kind, reason); this.transition(kind, reason); };
+    }
     // failed VM entries (src/vmx publishes them; the VMX state exists from power-on)
     machine.cpu.vmx?.onEntryFailure.push(ev => {
       if (!this.attached || !this.stopOnEntryFailure) return;
@@ -243,6 +255,16 @@ export class Debugger implements ExecDebug {
     return ev;
   }
 
+  /** A VM entry or exit happened: stop after it when asked to (only while a client is attached). */
+  private transition(kind: 'entry' | 'exit', reason: number): void {
+    if (!this.attached) return;
+    const cpu = this.machine.cpu;
+    if (kind === 'entry' ? this.breakOnEntry : this.breakOnExit !== null && (this.breakOnExit === 'all' || this.breakOnExit.has(reason & 0xffff))) {
+      this.transitionText = kind === 'entry' ? `VM entry: the guest starts at ${describeRip(cpu.rip)}` : `VM exit: ${this.exits.describeLast()}`;
+      cpu.halt('vmx-transition', this.transitionText);
+    }
+  }
+
   /** Turn the CPU's stop into an event. */
   private classify(stepping: boolean): StopEvent {
     const cpu = this.machine.cpu, s = cpu.stop;
@@ -258,6 +280,7 @@ export class Debugger implements ExecDebug {
         return { kind: 'watchpoint', context: 1, address: w.address, watch: w.kind };
       }
       case 'step': return { kind: 'step', context: 1 };
+      case 'vmx-transition': return { kind: 'vmx-transition', context: 1, message: this.transitionText || s.message };
       case 'vmentry-failure': {
         const f = this.entryFailure;
         this.entryFailure = null;
@@ -276,6 +299,7 @@ export class Debugger implements ExecDebug {
 
 /** (A function, so TypeScript does not narrow cpu.stop across exec.run calls that change it.) */
 function stopReason(cpu: { stop: { reason: string } | null }): string | undefined { return cpu.stop?.reason; }
+function describeRip(rip: number): string { return '0x' + fromCpuLinear(rip).toString(16); }
 function isTerminal(reason: string): boolean { return reason === 'triple-fault' || reason === 'reset' || reason === 'exit'; }
 const sleep = (ms: number) => new Promise<void>(r => setTimeout(r, ms));
 const yieldNow = () => new Promise<void>(r => setImmediate(r));

@@ -37,6 +37,13 @@ export class ExitHistory {
     };
   }
   recent(): readonly ExitRecord[] { return this.ring; }
+  /** The last exit in one line (reason, qualification, guest RIP). */
+  describeLast(): string {
+    const e = this.ring[this.ring.length - 1];
+    if (!e) return 'none yet';
+    return `${exitReasonName(e.reason)}, qualification ${hex(e.qualification)}, guest RIP ${hex(e.guestRip)}` +
+      ((e.reason & 0xffff) === 48 || (e.reason & 0xffff) === 49 ? `, guest-physical ${hex(e.guestPhysical)}` : '');
+  }
   listing(): string {
     if (this.ring.length === 0) return `no VM exit yet (${this.entries} VM entries)`;
     const L = [`${this.entries} VM entries, ${this.exits} VM exits; the last ${this.ring.length}:`];

@@ -131,3 +131,31 @@ describe('the context says where the processor is', () => {
     expect(t.output).toMatch(/\(active\):/);
   });
 });
+
+describe('monitor vmx break: stop at VM exits and entries', () => {
+  it('stops after a CPUID exit at the host RIP, and after the next VM entry at the guest instruction', async () => {
+    const m = new Machine({ memory: 32 * 1024 * 1024 });
+    m.boot(readFileSync('test/kernels/vmx/bin/vmxbasic.elf'));
+    const dbg = new Debugger(m);
+    const { client } = RspClient.onSession(dbg);
+    dbg.attached = true;
+    await client.handshake();
+    expect((await client.monitor('vmx break exit cpuid')).output).toMatch(/stops after VM exits with reason 10/);
+    expect((await client.monitor('vmx break exit bogus')).reply).toMatch(/^E/);
+    client.console = '';
+    const stop = parseStop(await client.request('vCont;c', 20_000));
+    expect(stop.signal).toBe(5);
+    expect(client.console).toMatch(/VM exit: 10 \(CPUID\), qualification 0x0, guest RIP 0x[0-9a-f]+/);
+    const v = m.cpu.vmx!;
+    expect(v.nonRoot).toBe(false);
+    expect(m.cpu.rip).toBe(v.current!.read64n(0x6c16));               // HOST_RIP: the handler's first instruction
+    expect(v.current!.read(0x4402) & 0xffff).toBe(10);                // exit reason CPUID
+    await client.monitor('vmx break exit none');
+    await client.monitor('vmx break entry on');
+    client.console = '';
+    await client.request('vCont;c', 20_000);
+    expect(client.console).toMatch(/VM entry: the guest starts at 0x[0-9a-f]+/);
+    expect(v.nonRoot).toBe(true);
+    expect(m.cpu.rip).toBe(v.current!.read64n(0x681e));               // GUEST_RIP as loaded by the entry
+  });
+});
