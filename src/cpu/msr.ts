@@ -105,7 +105,10 @@ export class MsrFile {
 
   /** Raw access for VMX, snapshots and the debugger (no #GP). */
   get(msr: number): [number, number] | undefined { try { return this.read(msr); } catch { return undefined; } }
-  setRaw(msr: number, lo: number, hi: number): void { this.store.set(msr >>> 0, [lo >>> 0, hi >>> 0]); }
+  setRaw(msr: number, lo: number, hi: number): void {
+    const e = this.store.get(msr >>> 0);
+    if (e) { e[0] = lo >>> 0; e[1] = hi >>> 0; } else this.store.set(msr >>> 0, [lo >>> 0, hi >>> 0]); // (no allocation per VM entry/exit)
+  }
 }
 
 function isBuiltin(msr: number): boolean {
