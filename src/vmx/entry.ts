@@ -46,6 +46,7 @@ import { entryFailureExit } from './exit.js';
 import { armPreemptionTimer, ITYPE, PENDING_DBG } from './events.js';
 import { enableEpt } from './ept.js';
 import { tlbBeforeEntry, tlbEnterGuest } from './tlb-contexts.js';
+import { resetPauseLoop } from './nonroot.js';
 
 /**
  * "Events are being blocked by MOV SS": the instruction follows a MOV SS / POP SS (cpu.movSsShadow,
@@ -165,6 +166,7 @@ export function vmEntry(cpu: CPU, d: Insn, launch: boolean): void {
   v.rootNmiBlocked = cpu.nmiBlocked;
   tlbBeforeEntry(cpu);
   v.delivering = 0; v.vectoring = 0; v.injecting = false; v.mtfPending = false; v.pendingDbg = 0; v.pendingDbgAt = -1;
+  resetPauseLoop(v);
   if (f !== null && f.outcome.kind === 'entry-fail' && f.outcome.reason === 33) {
     report(v, cur, launch, f, ev.others);
     entryFailureExit(cpu, 33, f.outcome.qualification);

@@ -136,10 +136,6 @@ const offsetting = (v: Vmcs): boolean => (proc(v) & PROC.USE_TSC_OFFSETTING) !==
 
 // ------------------------------------------------------------------ PAUSE-loop exiting
 
-/** PAUSE-loop state of one logical processor: TSC of the last PAUSE at CPL 0 and of the first PAUSE of the current loop. */
-interface PauseLoop { last: number; first: number }
-const pauseLoops = new WeakMap<VmxState, PauseLoop>();
-
 /**
  * "PAUSE-loop exiting" (SDM "Instructions That Cause VM Exits Conditionally", PAUSE; "PAUSE-Loop
  * Exiting" controls PLE_Gap / PLE_Window): a PAUSE at CPL 0 more than PLE_Gap after the previous
@@ -148,16 +144,14 @@ const pauseLoops = new WeakMap<VmxState, PauseLoop>();
  */
 function pauseLoopExpired(cpu: CPU, vmcs: Vmcs): boolean {
   const v = cpu.vmx!;
-  let s = pauseLoops.get(v);
-  if (s === undefined) pauseLoops.set(v, (s = { last: -Infinity, first: -Infinity }));
   const t = cpu.msr.tsc();
-  if (t - s.last > vmcs.read(PLE_GAP)) s.first = t;
-  s.last = t;
-  return t - s.first > vmcs.read(PLE_WINDOW);
+  if (t - v.pauseLast > vmcs.read(PLE_GAP)) v.pauseFirst = t;
+  v.pauseLast = t;
+  return t - v.pauseFirst > vmcs.read(PLE_WINDOW);
 }
-/** VM entry (entry/exit engineer): the next PAUSE at CPL 0 is the first of a loop. */
-export function resetPauseLoop(cpu: CPU): void {
-  if (cpu.vmx !== null) pauseLoops.delete(cpu.vmx);
+/** VM entry: the next PAUSE at CPL 0 is the first of a loop. */
+export function resetPauseLoop(v: VmxState): void {
+  v.pauseLast = -Infinity; v.pauseFirst = -Infinity;
 }
 
 // ------------------------------------------------------------------ I/O instructions

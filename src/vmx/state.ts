@@ -27,6 +27,8 @@ export interface EntryFailureEvent {
 export class VmxState {
   /** In VMX operation (between VMXON and VMXOFF). */
   on = false;
+  /** PAUSE-loop exiting: TSC of the last PAUSE at CPL 0 and of the first PAUSE of the current loop (nonroot.ts). */
+  pauseLast = -Infinity; pauseFirst = -Infinity;
   /** VMXOFFs executed so far: a VMCS launched before the last one cannot be resumed (error 6). */
   vmxoffs = 0;
   /** In VMX non-root operation (a guest runs). The VM entry/exit code sets it. */

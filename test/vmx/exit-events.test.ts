@@ -5,7 +5,7 @@ import { RAX, RCX } from '../../src/cpu/regs.js';
 import { Pic8259Pair } from '../../src/devices/pic8259.js';
 import { Pit8254 } from '../../src/devices/pit8254.js';
 import { PML4, PDPT, PD, PT0 } from '../cpu/helpers/machine.js';
-import { hypervisor, identityEpt, MSR_AREA, VMCS_REGION, GUEST_CODE, GUEST_STACK, GUEST_IDT, EPT_PML4, HOST_RIP, VMCALL, UD2, type Hv } from './helpers/hv-stub.js';
+import { hypervisor, identityEpt, MSR_AREA, VMCS_REGION, GUEST_CODE, GUEST_STACK, GUEST_IDT, EPT_PML4, HOST_RIP, VMCALL, VMRESUME, UD2, type Hv } from './helpers/hv-stub.js';
 
 /**
  * VM exits caused by events in VMX non-root operation (SDM Vol. 3C: "Exception Bitmap",
@@ -295,3 +295,23 @@ describe('VMX-preemption timer, MTF, interrupt window', () => {
 });
 
 void JMP_SELF;
+
+describe('PAUSE-loop exiting across VM entries', () => {
+  it('a VM entry starts a new PAUSE loop: after VMRESUME the guest gets PLE_Window again before the next exit', () => {
+    // SDM "PAUSE-Loop Exiting": the first PAUSE at CPL 0 after a VM entry starts a loop (as does one more than
+    // PLE_Gap after the previous); a PAUSE more than PLE_Window after its loop's first PAUSE exits (reason 40).
+    const hv = hypervisor();
+    orField(hv, F.PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, PROC.ACTIVATE_SECONDARY_CONTROLS);
+    orField(hv, F.SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, PROC2.PAUSE_LOOP_EXITING);
+    hv.vmcs.write(F.PLE_GAP, 1_000_000); hv.vmcs.write(F.PLE_WINDOW, 50);
+    hv.guest('f390'.repeat(400) + VMCALL);                       // 400 PAUSEs
+    hv.launch();
+    expect(hv.field(F.VM_EXIT_REASON)).toBe(40);
+    const first = hv.field(F.GUEST_RIP) - GUEST_CODE;
+    expect(first / 2).toBeGreaterThan(45);                       // ~PLE_Window PAUSEs ran before the exit
+    hv.host(VMRESUME);                                           // resume at the same PAUSE
+    expect(hv.field(F.VM_EXIT_REASON)).toBe(40);
+    const second = hv.field(F.GUEST_RIP) - GUEST_CODE;
+    expect((second - first) / 2).toBeGreaterThan(45);             // a new loop: PLE_Window again, not an immediate exit
+  });
+});
