@@ -19,7 +19,7 @@ export const EV_HW = 0, EV_INTR = 1, EV_SOFT = 2, EV_SOFT_EXC = 3, EV_NMI = 4, E
 const CONTRIBUTORY = new Set([0, 10, 11, 12, 13]);
 
 /** Fault-class exceptions (a #DB raised as a CpuFault is the general-detect fault). */
-const FAULT_CLASS = new Set([0, 1, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17, 19, 20, 21]);
+export const FAULT_CLASS = new Set([0, 1, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17, 19, 20, 21]);
 
 /**
  * Deliver a fault raised by the current instruction (return address = the instruction itself).

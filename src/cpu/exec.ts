@@ -373,12 +373,20 @@ export class Executor {
       cpu.halt('exception', `${vectorName(e.vector)}${e.code >= 0 ? `(0x${e.code.toString(16)})` : ''} at ${fmtAddr(cpu.rip)}`);
       return;
     }
-    // Delivering a fault takes one unit of virtual time (model choice): a guest whose handler
-    // faults again at once (a live-lock on hardware) then still lets time, timers and the run
-    // loop's budget advance, instead of spinning the host forever.
+    this.deliverNow(e);
+  }
+
+  /**
+   * Deliver a fault. It takes one unit of virtual time (model choice): a guest whose handler faults
+   * again at once (a live-lock on hardware) then still lets time, timers and the run loop's budget
+   * advance, instead of spinning the host forever. A delivery that shut the machine down leaves RIP
+   * at the faulting instruction.
+   */
+  private deliverNow(e: CpuFault): void {
+    const cpu = this.cpu;
     cpu.clock.icount++;
     deliverFault(cpu, e);
-    if (!cpu.stop) cpu.rip = cpu.nip; // a delivery that shut the machine down leaves RIP at the faulting instruction
+    if (!cpu.stop) cpu.rip = cpu.nip;
   }
 
   /** Deliver the exception a debugger held back (resuming with its signal passes it to the guest). */
@@ -386,16 +394,13 @@ export class Executor {
     const dx = this.debug, e = dx?.pending;
     if (!dx || !e) return;
     dx.pending = null;
-    this.cpu.clock.icount++;
     try {
-      deliverFault(this.cpu, e);
+      this.deliverNow(e);
     } catch (x) {
       // in VMX non-root operation the delivery may end in a VM exit (exception bitmap)
       if (x instanceof VmExit) { this.exitVm(x, null); return; }
       this.cpu.halt('internal', `internal error in vmxray delivering a held-back exception: ${x instanceof Error ? x.stack ?? x.message : String(x)}`);
-      return;
     }
-    if (!this.cpu.stop) this.cpu.rip = this.cpu.nip;
   }
 
   /** #DB trap after an instruction: single-step (DR6.BS) and/or data breakpoints (DR6.B0–B3). */

@@ -64,20 +64,9 @@ function launchedBeforeVmxoff(v: VmxState): boolean {
   return c.launched && c.launchEpoch >= 0 && c.launchEpoch !== v.vmxoffs;
 }
 
-/** The processor state the checks need (checks/view.ts EntryProcessorState). */
+/** The processor state the checks need (checks/view.ts EntryProcessorState), as a fresh object (monitor, tests). */
 export function processorState(cpu: CPU, v: VmxState, launch: boolean): EntryProcessorState {
-  const cur = v.current!;
-  return {
-    instruction: launch ? 'vmlaunch' : 'vmresume',
-    currentVmcs: v.currentPtr,
-    launchState: cur.launched ? 'launched' : 'clear',
-    launchedBeforeVmxoff: launchedBeforeVmxoff(v),
-    blockedByMovSs: eventsBlockedByMovSs(cpu),
-    ia32eMode: (cpu.efer & EFER_LMA) !== 0,
-    inSmm: false,
-    // A prediction for the checks' explanation; the actual WRMSR during "Loading MSRs" decides.
-    wrmsrFaults: (msr, lo, hi) => !cpu.msr.has(msr) || (msr >>> 0 === IA32_EFER && (hi !== 0 || (lo & ~0xd01) !== 0)),
-  };
+  return new ProcessorStateBox(cpu).fill(v, launch);
 }
 
 /** An EntryProcessorState object refilled for each entry (no allocation, no closure per VM entry). */
@@ -100,7 +89,7 @@ class ProcessorStateBox implements EntryProcessorState {
     this.ia32eMode = (cpu.efer & EFER_LMA) !== 0;
     return this;
   }
-  // the same prediction as processorState's
+  // A prediction for the checks' explanation; the actual WRMSR during "Loading MSRs" decides.
   wrmsrFaults(msr: number, lo: number, hi: number): boolean {
     return !this.c.msr.has(msr) || (msr >>> 0 === IA32_EFER && (hi !== 0 || (lo & ~0xd01) !== 0));
   }

@@ -24,6 +24,7 @@
  *   A triple fault saves RF as it is (the value "had the triple fault taken the processor to the
  *   shutdown state"); a task switch likewise (vmxray's task switches do not update RF).
  */
+import { FAULT_CLASS } from '../cpu/exceptions.js';
 import type { CPU } from '../cpu/cpu.js';
 import type { Insn } from '../cpu/insn.js';
 import { CpuFault, VmExit } from '../cpu/fault.js';
@@ -57,15 +58,13 @@ const ABORT_TEXT: Record<number, string> = {
 
 /** Exit reasons whose RF rule is "1 unless during event delivery" (APIC access 44, EPT violation 48, EPT misconfiguration 49, page-modification log full 62). */
 const RF_ONE_EXITS = new Set([44, 48, 49, 62]);
-/** Fault-class exception vectors (SDM Vol. 3A, "Exception and Interrupt Reference"; #DB apart). */
-const FAULT_VECTORS = new Set([0, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17, 19, 20, 21]);
 
 /** Would delivery of this event (interruption-information format) push RF = 1? ("Instruction-Breakpoint Exception Condition": RF is pushed as 1 for every fault-class exception except an instruction-breakpoint #DB.) */
 function pushesRfSet(info: number, dbQual: number): boolean {
   if (((info >>> 8) & 7) !== ITYPE.HW_EXC) return false;
   const vector = info & 0xff;
   if (vector === 1) return (dbQual & 0x2000) !== 0; // BD: general detect is a fault
-  return FAULT_VECTORS.has(vector);
+  return FAULT_CLASS.has(vector);
 }
 
 /**

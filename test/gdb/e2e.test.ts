@@ -42,7 +42,7 @@ async function startVm(): Promise<VmxrayProcess> {
 
 /** gdb with the kernel's symbols and a quiet, non-interactive-friendly setup. */
 async function startGdb(args: string[] = [SYMBOLS]): Promise<GdbPty> {
-  const g = new GdbPty(args, { cwd: ROOT }, () => vm?.describe() ?? '');
+  const g = new GdbPty(args, { cwd: ROOT }, () => vm?.transcript() ?? '');
   gdbs.push(g);
   await g.prompt(15_000);
   for (const c of ['set pagination off', 'set confirm off', 'set width 0', 'set height 0', 'set style enabled off']) await g.cmd(c);

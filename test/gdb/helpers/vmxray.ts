@@ -51,10 +51,10 @@ export class VmxrayProcess {
         // give the pipes a moment to deliver the last output
         await new Promise(r => setTimeout(r, 50));
         if (cond()) return;
-        throw new Error(`vmxray exited (${JSON.stringify(this.exit)}) while waiting for ${what}\n${this.describe()}`);
+        throw new Error(`vmxray exited (${JSON.stringify(this.exit)}) while waiting for ${what}\n${this.transcript()}`);
       }
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${this.describe()}`);
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${this.transcript()}`);
       await new Promise<void>(r => { const t = setTimeout(r, Math.min(left, 200)); this.waiters.push(() => { clearTimeout(t); r(); }); });
     }
   }
@@ -69,7 +69,7 @@ export class VmxrayProcess {
     return this.exit!;
   }
 
-  describe(): string {
+  transcript(): string {
     return `vmxray stderr:\n${this.stderr.slice(-2000)}\nguest console (last 1000 characters):\n${this.stdout.slice(-1000)}`;
   }
 
