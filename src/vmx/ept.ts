@@ -4,6 +4,7 @@ import { VmExit } from '../cpu/fault.js';
 import { MAXPHYADDR, translateWith, type PagingBus } from '../cpu/mmu.js';
 import { CR0_PG, CR4_PAE, EFER_LMA } from '../cpu/regs.js';
 import { tlbInvept } from './tlb-contexts.js';
+import { REASON } from './exit-reasons.js';
 
 /**
  * Extended page tables (SDM Vol. 3C, "VMX Support for Address Translation"): the walk from a
@@ -23,8 +24,8 @@ import { tlbInvept } from './tlb-contexts.js';
  * functions, and only call-time reads are safe in every module load order.)
  */
 
-export const EXIT_REASON_EPT_VIOLATION = 48;
-export const EXIT_REASON_EPT_MISCONFIGURATION = 49;
+export const EXIT_REASON_EPT_VIOLATION = REASON.EPT_VIOLATION;
+export const EXIT_REASON_EPT_MISCONFIGURATION = REASON.EPT_MISCONFIGURATION;
 
 // ------------------------------------------------------------------ capabilities
 

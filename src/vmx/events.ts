@@ -25,12 +25,10 @@ import { VmExit } from '../cpu/fault.js';
 import { IF, TF } from '../cpu/regs.js';
 import { PIN, PROC, EXIT } from './controls.js';
 import type { VmxState } from './state.js';
+import { REASON } from './exit-reasons.js';
 
 /** Basic exit reasons (SDM Vol. 3D Appendix C, "VMX Basic Exit Reasons"). */
-export const EXIT_REASON = {
-  EXCEPTION_OR_NMI: 0, EXTERNAL_INTERRUPT: 1, TRIPLE_FAULT: 2, INIT: 3, SIPI: 4, INTERRUPT_WINDOW: 7, NMI_WINDOW: 8,
-  ENTRY_FAILURE_GUEST_STATE: 33, ENTRY_FAILURE_MSR_LOADING: 34, MONITOR_TRAP_FLAG: 37, PREEMPTION_TIMER: 52,
-} as const;
+export const EXIT_REASON = REASON;
 
 const EXIT_REASON_TPR_BELOW_THRESHOLD = 43;
 

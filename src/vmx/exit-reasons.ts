@@ -19,6 +19,17 @@ export const EXIT_REASON_NAMES: Readonly<Record<number, string>> = {
   75: 'instruction timeout', 76: 'SEAMCALL', 77: 'TDCALL', 78: 'RDMSRLIST', 79: 'WRMSRLIST',
 };
 
+/** The basic exit reasons vmxray produces or names in code, by name (the one numeric table; modules alias it). */
+export const REASON = {
+  EXCEPTION_OR_NMI: 0, EXTERNAL_INTERRUPT: 1, TRIPLE_FAULT: 2, INIT: 3, SIPI: 4, INTERRUPT_WINDOW: 7, NMI_WINDOW: 8,
+  TASK_SWITCH: 9, CPUID: 10, GETSEC: 11, HLT: 12, INVD: 13, INVLPG: 14, RDPMC: 15, RDTSC: 16, VMCALL: 18, VMCLEAR: 19,
+  VMLAUNCH: 20, VMPTRLD: 21, VMPTRST: 22, VMREAD: 23, VMRESUME: 24, VMWRITE: 25, VMXOFF: 26, VMXON: 27, CR_ACCESS: 28,
+  MOV_DR: 29, IO_INSTRUCTION: 30, RDMSR: 31, WRMSR: 32, ENTRY_FAILURE_GUEST_STATE: 33, ENTRY_FAILURE_MSR_LOADING: 34,
+  MWAIT: 36, MONITOR_TRAP_FLAG: 37, MONITOR: 39, PAUSE: 40, TPR_BELOW_THRESHOLD: 43, GDTR_IDTR_ACCESS: 46,
+  LDTR_TR_ACCESS: 47, EPT_VIOLATION: 48, EPT_MISCONFIGURATION: 49, INVEPT: 50, RDTSCP: 51, PREEMPTION_TIMER: 52,
+  INVVPID: 53, WBINVD: 54, XSETBV: 55, RDRAND: 57, INVPCID: 58, RDSEED: 61,
+} as const;
+
 /** "48 (EPT violation)"; bit 31 (VM-entry failure) and the other high bits are shown too. */
 export function exitReasonName(reason: number): string {
   const basic = reason & 0xffff;

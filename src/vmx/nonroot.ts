@@ -58,13 +58,10 @@ import {
   movToCrExits, movFromCrExits, movToCrNonRoot, movFromCrNonRoot, cltsExits, cltsNonRoot,
   lmswExits, lmswNonRoot, lmswLinear, smswNonRoot,
 } from './cr.js';
+import { REASON } from './exit-reasons.js';
 
 /** Basic exit reasons of the instructions below (SDM Vol. 3D Appendix C, "VMX Basic Exit Reasons"). */
-export const INSTRUCTION_EXIT_REASON = {
-  CPUID: 10, GETSEC: 11, HLT: 12, INVD: 13, INVLPG: 14, RDPMC: 15, RDTSC: 16, CR_ACCESS: 28, MOV_DR: 29,
-  IO_INSTRUCTION: 30, RDMSR: 31, WRMSR: 32, MWAIT: 36, MONITOR: 39, PAUSE: 40, TPR_BELOW_THRESHOLD: 43,
-  GDTR_IDTR_ACCESS: 46, LDTR_TR_ACCESS: 47, RDTSCP: 51, WBINVD: 54, XSETBV: 55, RDRAND: 57, INVPCID: 58, RDSEED: 61,
-} as const;
+export const INSTRUCTION_EXIT_REASON = REASON;
 
 /** One row of the table. `op` is the value `operand` returned (0 without one). */
 export interface InstructionExit {

@@ -32,8 +32,9 @@
 import type { CPU } from '../cpu/cpu.js';
 import { CpuFault, VmExit } from '../cpu/fault.js';
 import { GP, NP, TS, TR, EFER_LMA } from '../cpu/regs.js';
+import { REASON } from './exit-reasons.js';
 
-export const EXIT_REASON_TASK_SWITCH = 9;
+export const EXIT_REASON_TASK_SWITCH = REASON.TASK_SWITCH;
 /** Bits 31:30 of the exit qualification ("Exit Qualification for Task Switches"). */
 export const TASK_SWITCH_SOURCE = { CALL: 0, IRET: 1, JMP: 2, IDT_TASK_GATE: 3 } as const;
 const SOURCE_NAME = ['CALL', 'IRET', 'JMP', 'a task gate in the IDT'];

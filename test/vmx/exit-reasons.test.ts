@@ -466,3 +466,16 @@ describe('task switches in VMX non-root operation cause VM exit 9 (src/vmx/task-
     expect(m.cpu.stop?.message).toMatch(/vector 32 through the task gate for TSS 0x88 needs a hardware task switch/);
   });
 });
+
+describe('the exit-reason table of src/vmx', () => {
+  it('has an Appendix C name for every reason vmxray names in code, and the numbers are the SDM's', async () => {
+    const { REASON, EXIT_REASON_NAMES } = await import('../../src/vmx/exit-reasons.js');
+    for (const [key, n] of Object.entries(REASON)) expect(EXIT_REASON_NAMES[n], key).toBeDefined();
+    // spot checks against SDM Vol. 3D, Appendix C "VMX Basic Exit Reasons"
+    expect([REASON.EXCEPTION_OR_NMI, REASON.TRIPLE_FAULT, REASON.TASK_SWITCH, REASON.CPUID, REASON.VMCALL, REASON.CR_ACCESS,
+      REASON.IO_INSTRUCTION, REASON.ENTRY_FAILURE_GUEST_STATE, REASON.MONITOR_TRAP_FLAG, REASON.EPT_VIOLATION,
+      REASON.PREEMPTION_TIMER, REASON.XSETBV]).toEqual([0, 2, 9, 10, 18, 28, 30, 33, 37, 48, 52, 55]);
+    expect(EXIT_REASON_NAMES[30]).toBe('I/O instruction');
+    expect(EXIT_REASON_NAMES[49]).toBe('EPT misconfiguration');
+  });
+});
