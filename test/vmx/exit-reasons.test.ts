@@ -468,7 +468,7 @@ describe('task switches in VMX non-root operation cause VM exit 9 (src/vmx/task-
 });
 
 describe('the exit-reason table of src/vmx', () => {
-  it('has an Appendix C name for every reason vmxray names in code, and the numbers are the SDM's', async () => {
+  it('has an Appendix C name for every reason vmxray names in code, and the numbers are those of the SDM', async () => {
     const { REASON, EXIT_REASON_NAMES } = await import('../../src/vmx/exit-reasons.js');
     for (const [key, n] of Object.entries(REASON)) expect(EXIT_REASON_NAMES[n], key).toBeDefined();
     // spot checks against SDM Vol. 3D, Appendix C "VMX Basic Exit Reasons"
